@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libshmslab: message passing between unrelated processes of one Linux host
+ * through a slab of fixed-size slots in POSIX shared memory.
+ *
+ * A segment is created once (shmslab_create, or the shmslab-create tool) and
+ * attached by name by any number of processes.  A producer allocates a slot,
+ * stores a message in it and passes the slot's reference on; a consumer
+ * reads the message and frees the slot.  There is no broker and no daemon.
+ *
+ * Conventions, for every function below:
+ *   - The return value is 0, or a non-negative count or length, on success,
+ *     and a negative errno value on failure.  Two library codes,
+ *     SHMSLAB_EFORMAT and SHMSLAB_ECORRUPT, sit far from the errno range.
+ *     shmslab_strerror() names every code.
+ *   - A NULL pointer where an object is needed is -EINVAL.
+ *   - Any call that reads the segment may answer SHMSLAB_ECORRUPT when
+ *     shared metadata fails a bounds or consistency check.
+ *   - Every function may be called concurrently from many threads of many
+ *     processes on one segment; a struct shmslab * may be shared by the
+ *     threads of the process that opened it.
+ *   - After fork() the child must open the segment itself; the handle it
+ *     inherited may only be passed to shmslab_close(), which then releases
+ *     the child's copy without detaching the parent.  Any other call with an
+ *     inherited handle answers -ECHILD.
+ */
+#ifndef SHMSLAB_H
+#define SHMSLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMSLAB_VERSION_MAJOR  0
+#define SHMSLAB_VERSION_MINOR  1
+#define SHMSLAB_VERSION_PATCH  0
+#define SHMSLAB_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SHMSLAB_NODISCARD __attribute__((warn_unused_result))
+#else
+#define SHMSLAB_NODISCARD
+#endif
+
+/* The library is built with hidden visibility; these are what it exports. */
+#if defined(SHMSLAB_BUILDING) && (defined(__GNUC__) || defined(__clang__))
+#define SHMSLAB_API __attribute__((visibility("default")))
+#else
+#define SHMSLAB_API
+#endif
+
+/* Library error codes: negative and far from errno values. */
+#define SHMSLAB_EFORMAT	 (-0x5301) /* not a shmslab segment, or another layout version */
+#define SHMSLAB_ECORRUPT (-0x5302) /* shared metadata failed a bounds or consistency check */
+
+/* Limits of the segment format; create answers -EINVAL beyond them. */
+#define SHMSLAB_SLOT_SIZE_MAX (UINT32_C(1) << 30) /* bytes per slot */
+#define SHMSLAB_SLOTS_MAX     (UINT32_C(1) << 31) /* slots per segment */
+#define SHMSLAB_PROCS_MAX     4096u		  /* processes attached at once */
+#define SHMSLAB_SHARDS_MAX    64u		  /* free-list shards */
+#define SHMSLAB_SIZE_MAX      (UINT64_C(1) << 46) /* bytes per segment */
+
+struct shmslab; /* a process's attachment to one segment; opaque */
+
+/*
+ * A reference to one slot: its index and its generation.  The generation
+ * changes every time the slot is freed, so a reference kept after its slot
+ * was freed is stale and every call that takes it answers -ESTALE, even after
+ * the slot was allocated again.
+ */
+typedef uint64_t shmslab_ref;
+#define SHMSLAB_REF_NONE ((shmslab_ref)0) /* never a valid reference */
+
+struct shmslab_config {
+	uint32_t slot_size;   /* bytes one message may hold (default 4096) */
+	uint32_t slot_count;  /* slots at creation (default 1024) */
+	uint32_t max_slots;   /* growth ceiling; 0 = fixed at slot_count */
+	uint32_t max_procs;   /* processes attached at once (default 64) */
+	uint32_t queue_depth; /* references the handoff queue holds; 0 = slot_count (default) */
+	mode_t mode;	      /* permission bits of the segment (default 0600) */
+	/* Additions to the contract: */
+	uint32_t shards; /* free-list shards; 0 = one per CPU (default) */
+};
+
+struct shmslab_view { /* a zero-copy window on one slot, held locked */
+	void *data;   /* the message bytes, in shared memory */
+	size_t len;   /* message length; a writer sets it before _end */
+	size_t cap;   /* bytes the slot can hold (= slot_size) */
+	/* private: */
+	shmslab_ref priv_ref;
+	uint32_t priv_mode;
+	uint32_t priv_pad;
+};
+
+struct shmslab_stats { /* a consistent-enough snapshot for diagnostics */
+	uint64_t slot_size, slot_count, max_slots;
+	uint64_t available; /* slots on the free lists */
+	uint64_t allocated; /* slots held by processes */
+	uint64_t queued;    /* references waiting in the handoff queue */
+	uint64_t procs;	    /* processes attached now */
+	uint64_t max_procs;
+	/* Additions to the contract: */
+	uint64_t layout_version; /* format of the segment */
+	uint64_t shards;	 /* free-list shards */
+	uint64_t unowned;	 /* allocated slots whose allocator detached */
+	uint64_t busy;		 /* slots being freed, waiting for their readers */
+};
+
+/* Fill in the defaults above. */
+SHMSLAB_API void shmslab_config_init(struct shmslab_config *cfg);
+
+/*
+ * Create the segment NAME ("/name", as shm_open(3)) and attach to it.
+ * cfg may be NULL for the defaults.  Never adopts an existing object.
+ * Errors: -EINVAL (bad name, zero or out-of-limit sizes, mode bits beyond
+ * 0777), -EEXIST (the name exists; it is left untouched), -ENOSPC or -ENOMEM
+ * (no memory for the segment), -EACCES, -EMFILE, -EUSERS (max_procs reached).
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_create(const char *name, const struct shmslab_config *cfg,
+						 struct shmslab **out);
+
+/*
+ * Attach to an existing segment.
+ * Errors: -EINVAL (bad name), -ENOENT (no such name, or the name was
+ * replaced while attaching), -EACCES, SHMSLAB_EFORMAT (not a valid segment
+ * of this layout version, too small, or never finished initialising),
+ * SHMSLAB_ECORRUPT, -EUSERS (max_procs processes already attached),
+ * -ENOMEM, -EMFILE, -ENFILE.
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_open(const char *name, struct shmslab **out);
+
+/*
+ * Attach for inspection only: no process-table entry is taken, so this works
+ * when the table is full.  Only shmslab_stat, shmslab_slot_info,
+ * shmslab_proc_info and shmslab_close accept such a handle; everything else
+ * answers -EPERM.  Errors as shmslab_open, without -EUSERS.
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_inspect(const char *name, struct shmslab **out);
+
+/*
+ * Detach; the segment lives on.  Views still held are released (a write view
+ * marks its message torn).  Slots this process allocated and did not free
+ * stay allocated, with no owner, for whoever holds their references.
+ */
+SHMSLAB_API int shmslab_close(struct shmslab *slab);
+
+/*
+ * Remove the name; attached processes keep working.  Refuses an object that
+ * is not a shmslab segment (SHMSLAB_EFORMAT).  Errors: -EINVAL, -ENOENT,
+ * -EACCES.
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_unlink(const char *name);
+
+/*
+ * Take a free slot (message length 0) and store its reference in *ref.
+ * Never waits for a slot to be freed; when none is free and the segment is
+ * below max_slots, it grows the segment (or waits for the process that is
+ * growing it).  Errors: -ENOSPC (no free slot and no room to grow, or
+ * /dev/shm is full), -ENOMEM (no address space for a new page),
+ * SHMSLAB_ECORRUPT.
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_alloc(struct shmslab *slab, shmslab_ref *ref);
+
+/*
+ * Give the slot back.  Waits for the slot's readers and writer to finish.
+ * Any process may free a slot whose reference it holds.
+ * Errors: -EINVAL (malformed reference), -ESTALE (already freed).
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_free(struct shmslab *slab, shmslab_ref ref);
+
+/*
+ * Copy len bytes into the slot as its message, under the slot's write lock.
+ * Errors: -EMSGSIZE (len > slot_size; nothing stored), -EINVAL, -ESTALE.
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_store(struct shmslab *slab, shmslab_ref ref,
+						const void *msg, size_t len);
+
+/*
+ * Copy the message out under the slot's read lock; returns its length.
+ * Errors: -EMSGSIZE (cap is smaller than the message; nothing copied),
+ * -EINVAL, -ESTALE, -EOWNERDEAD (the last writer died in the middle of a
+ * write; the bytes are not a message).
+ */
+SHMSLAB_API SHMSLAB_NODISCARD ssize_t shmslab_read(struct shmslab *slab, shmslab_ref ref, void *buf,
+						   size_t cap);
+
+/*
+ * Zero-copy access.  _begin takes the slot's lock (shared for reading,
+ * exclusive for writing) and fills in *v; _end releases it.  A thread must
+ * not ask for a lock on a slot it already holds for writing, nor for the
+ * write lock of a slot it holds for reading, nor free a slot it holds a view
+ * of: like a pthread rwlock, that waits forever.  write_end stores v->len as
+ * the message length; if v->len is larger than v->cap it answers -EMSGSIZE
+ * and the view stays held.  A copy of a view is the same view: ending it
+ * twice is caught only while the process holds no other view of that slot.
+ * Read locks nest: a thread may take more on a slot it reads, but threads of
+ * one process that keep their read locks on a slot overlapping hold off its
+ * writers for as long as they do.
+ * Errors: -EINVAL (bad reference, or a view that is not held), -ESTALE,
+ * -EOWNERDEAD (read_begin of a torn message).
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_read_begin(struct shmslab *slab, shmslab_ref ref,
+						     struct shmslab_view *v);
+SHMSLAB_API int shmslab_read_end(struct shmslab *slab, struct shmslab_view *v);
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_write_begin(struct shmslab *slab, shmslab_ref ref,
+						      struct shmslab_view *v);
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v);
+
+/*
+ * A snapshot for diagnostics.  Walks the slot table: O(slots).
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st);
+
+/* Additions to the contract: per-slot and per-process detail for tools. */
+enum shmslab_slot_state {
+	SHMSLAB_SLOT_FREE = 0,	 /* on a free list */
+	SHMSLAB_SLOT_OWNED = 1,	 /* allocated */
+	SHMSLAB_SLOT_QUEUED = 2, /* in the handoff queue */
+	SHMSLAB_SLOT_BUSY = 3	 /* being freed: waiting for its readers to leave */
+};
+
+struct shmslab_slot_info {
+	uint64_t index;
+	uint32_t generation;
+	uint32_t state;	  /* enum shmslab_slot_state */
+	uint64_t len;	  /* message length */
+	int32_t owner;	  /* process-table entry of the allocator, -1 if none */
+	int32_t writer;	  /* entry holding the write lock, -1 if none */
+	uint32_t readers; /* processes holding a read lock */
+	uint32_t torn;	  /* the last writer died in the middle of a write */
+};
+
+/* Fill in *info for slot INDEX.  Errors: -EINVAL (index out of range). */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_slot_info(struct shmslab *slab, uint64_t index,
+						    struct shmslab_slot_info *info);
+
+struct shmslab_proc_info {
+	uint32_t entry;	   /* index in the process table */
+	uint32_t attached; /* 1 if a process holds this entry */
+	uint32_t self;	   /* 1 if this is the caller's own entry */
+	int64_t pid;
+};
+
+/* Fill in *info for process-table entry ENTRY.  Errors: -EINVAL. */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_proc_info(struct shmslab *slab, uint32_t entry,
+						    struct shmslab_proc_info *info);
+
+/* The name of an error code (a static string; never NULL). */
+SHMSLAB_API const char *shmslab_strerror(int err);
+
+/* MAJOR*10000 + MINOR*100 + PATCH of the library actually linked. */
+SHMSLAB_API unsigned shmslab_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMSLAB_H */

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shmslab_alloc and shmslab_free: moving slots between their owners and the
+ * free lists.  Each thread keeps at
+ * most one freed slot back for its own next alloc, so that a thread that
+ * frees and allocates in turn touches no shared list at all.  A kept slot is
+ * marked CACHED with its process in the state word, which keeps it exact for
+ * recovery and lets anyone take it over by CAS when the lists run dry, so a
+ * kept slot is never lost to an alloc that needs it.
+ *
+ * Whenever a slot is off every list and its state word does not name a
+ * process that holds it, the moving thread's lane names it (LANE_POP,
+ * LANE_FREE), so that recovery can tell a slot caught in between from a
+ * slot that is lost.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+#define GROW_WAIT_MS 100 /* a waiter looks again this often while another process grows */
+
+static uint32_t current_shard(const struct shmslab *s)
+{
+	return shmslab__os_cpu() % s->g.shards;
+}
+
+/* Take IDX if it is CACHED (by OWNER, or by anyone if OWNER is 0). */
+static bool claim_cached(struct shmslab *s, uint32_t idx, uint32_t owner, uint32_t *gen)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	uint64_t st = sa_load_acquire_u64(&m->state);
+
+	if (st_kind(st) != KIND_CACHED || (owner != 0 && st_owner(st) != owner))
+		return false;
+	/* acq_rel: we see the freer's stores to the slot; whoever loses sees us */
+	if (!sa_cas_acq_rel_u64(&m->state, &st, st_make(KIND_OWNED, s->self + 1, st_gen(st))))
+		return false;
+	*gen = st_gen(st);
+	return true;
+}
+
+/* The lists are empty: take over a slot some thread keeps back. */
+static bool steal_cached(struct shmslab *s, uint32_t *idx, uint32_t *gen)
+{
+	const struct proc_entry *table = (const struct proc_entry *)(s->ctl + s->g.procs_off);
+
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		for (uint32_t l = 0; l < LANES; l++) {
+			uint32_t c = sa_load_relaxed_u32(&table[e].lanes[l].cached);
+
+			if (c == 0 || slot_check(s, c - 1) != 0)
+				continue;
+			if (claim_cached(s, c - 1, 0, gen)) {
+				*idx = c - 1;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * The lists are empty and the segment is not at max_slots: add the rest of
+ * the last page, or the next page, of slots and push them on this CPU's
+ * list.  One process grows at a time, named in the grower word; the others
+ * wait for it.  SEEN is the capacity the caller saw before it found the
+ * lists empty.  Answers 0 when the caller should look at the lists again.
+ */
+static int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
+{
+	_Atomic uint32_t *grower = &s->control->grower;
+	uint32_t none = 0, cap, end, p;
+	int err = 0;
+
+	if (seen >= s->g.max_slots)
+		return -ENOSPC;
+	/* acq_rel: we see the last grower's work; it sees that we took over */
+	if (!sa_cas_acq_rel_u32(grower, &none, s->self + 1)) {
+		shmslab__os_futex_wait(grower, none, GROW_WAIT_MS);
+		return 0;
+	}
+	cap = sa_load_acquire_u32(&s->control->capacity);
+	if (cap == seen) { /* else another grew it meanwhile: just look again */
+		p = page_of(&s->g, cap);
+		end = page_start(&s->g, p) + s->g.page_slots[p];
+		err = shmslab__os_reserve(s->fd, shmslab__capacity_bytes(&s->g, end));
+		if (err == 0)
+			err = shmslab__map_prepare(s, end);
+		if (err == 0) {
+			for (uint32_t i = cap; i < end; i++)
+				sa_store_relaxed_u64(&slot_meta(s, i)->state,
+						     st_make(KIND_FREE, 0, 1));
+			/* the slots are built but on no list until the push below */
+			shmslab__lane_set(lane, LANE_GROW, cap);
+			/* release: whoever reads the new capacity sees the slots built */
+			sa_store_release_u32(&s->control->capacity, end);
+			err = shmslab__map_refresh(s, 0);
+			shmslab__freelist_push_range(s, current_shard(s), cap, end - cap);
+			shmslab__lane_set(lane, LANE_IDLE, 0);
+		}
+	}
+	/* release: the next grower sees the capacity we published */
+	sa_store_release_u32(grower, 0);
+	shmslab__os_futex_wake(grower);
+	return err;
+}
+
+/*
+ * Take a free slot for this process: the one this thread kept back, else the
+ * top of a free list (this CPU's first), else one another thread kept back,
+ * else one of the slots that growing the segment adds.  -ENOSPC when there is
+ * none and the segment is at max_slots.
+ */
+static int slot_take(struct shmslab *s, uint32_t *idx, uint32_t *gen)
+{
+	struct lane *lane = shmslab__lane_enter(s);
+	uint32_t kept = sa_load_relaxed_u32(&lane->cached);
+	uint32_t first, seen;
+	int err = -ENOSPC;
+
+	if (kept != 0) {
+		sa_store_relaxed_u32(&lane->cached, 0);
+		/* it may have been taken over since; then it is simply gone */
+		if (slot_check(s, kept - 1) == 0 && claim_cached(s, kept - 1, s->self + 1, gen)) {
+			*idx = kept - 1;
+			shmslab__lane_leave(s, lane);
+			return 0;
+		}
+	}
+	first = current_shard(s);
+	for (;;) {
+		/* acquire: a capacity raised by a grower comes with its slots built */
+		seen = sa_load_acquire_u32(&s->control->capacity);
+		for (uint32_t i = 0; i < s->g.shards && err == -ENOSPC; i++)
+			err = shmslab__freelist_pop(s, (first + i) % s->g.shards, lane, idx);
+		if (err != -ENOSPC)
+			break;
+		if (steal_cached(s, idx, gen)) {
+			err = 0;
+			goto out;
+		}
+		err = grow(s, lane, seen);
+		if (err)
+			goto out;
+		err = -ENOSPC;
+	}
+	if (err == 0) {
+		struct slot_meta *m = slot_meta(s, *idx);
+		/* relaxed: the pop's acquire ordered us after the freer's stores */
+		uint64_t st = sa_load_relaxed_u64(&m->state);
+
+		*gen = st_gen(st);
+		if (st_kind(st) != KIND_FREE || *gen == 0)
+			err = SHMSLAB_ECORRUPT;
+		else
+			/* release: the slot is ours before the lane stops naming it */
+			sa_store_release_u64(&m->state, st_make(KIND_OWNED, s->self + 1, *gen));
+	}
+out:
+	/* a failed pop may have left the lane naming a slot that was never ours */
+	shmslab__lane_set(lane, LANE_IDLE, 0);
+	shmslab__lane_leave(s, lane);
+	return err;
+}
+
+/* Put IDX, held exclusively (FREEING) and drained of readers, on a free list. */
+static void slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+
+	shmslab__lane_set(lane, LANE_FREE, idx);
+	/* release: pairs with the acquire of whoever pops it */
+	sa_store_release_u64(&m->state, st_make(KIND_FREE, 0, gen));
+	shmslab__freelist_push(s, current_shard(s), idx);
+	shmslab__lane_set(lane, LANE_IDLE, 0);
+}
+
+/*
+ * Give back IDX, which this process holds in the FREEING state with its
+ * readers drained; GEN is the slot's next generation.  Kept back for this
+ * thread's next alloc if it keeps none, else pushed on a free list.
+ */
+static void slot_give(struct shmslab *s, uint32_t idx, uint32_t gen)
+{
+	struct lane *lane = shmslab__lane_enter(s);
+	struct slot_meta *m = slot_meta(s, idx);
+
+	sa_store_relaxed_u32(&m->len, 0);
+	if (sa_load_relaxed_u32(&lane->cached) == 0) {
+		sa_store_relaxed_u32(&lane->cached, idx + 1);
+		/* release: whoever claims it sees the slot as we left it */
+		sa_store_release_u64(&m->state, st_make(KIND_CACHED, s->self + 1, gen));
+	} else {
+		slot_push(s, lane, idx, gen);
+	}
+	shmslab__lane_leave(s, lane);
+}
+
+int shmslab_alloc(struct shmslab *slab, shmslab_ref *ref)
+{
+	uint32_t idx, gen;
+	int err = handle_check_attached(slab);
+
+	if (err == 0 && ref == NULL)
+		err = -EINVAL;
+	if (err == 0)
+		err = slot_take(slab, &idx, &gen);
+	if (err == 0)
+		*ref = ref_make(idx, gen);
+	return err;
+}
+
+int shmslab_free(struct shmslab *slab, shmslab_ref ref)
+{
+	uint32_t idx = ref_index(ref), gen = ref_gen(ref), next_gen;
+	struct slot_meta *m;
+	uint64_t st;
+	int err;
+
+	err = handle_check_attached(slab);
+	if (err == 0)
+		err = ref_check(slab, ref);
+	if (err)
+		return err;
+	m = slot_meta(slab, idx);
+	next_gen = gen_next(gen);
+	st = sa_load_acquire_u64(&m->state);
+	for (;;) {
+		if (st_kind(st) != KIND_OWNED || st_gen(st) != gen)
+			return -ESTALE;
+		if (st_writer(st) != 0) {
+			shmslab__slot_wait_writer(slab, idx, st);
+			st = sa_load_acquire_u64(&m->state);
+			continue;
+		}
+		/* seq_cst: the slot is closed to new readers before we look for old ones */
+		if (sa_cas_seq_cst_u64(&m->state, &st,
+				       st_make(KIND_FREEING, slab->self + 1, next_gen)))
+			break;
+	}
+	shmslab__slot_drain_readers(slab, idx);
+	slot_give(slab, idx, next_gen);
+	return 0;
+}
+
+/*
+ * This process detaches: release what it holds on every slot.  Its locks go
+ * (a write left unfinished tears its message), the slots it kept back return
+ * to the free lists, and the slots it allocated stay allocated with no owner,
+ * for whoever holds their references.
+ */
+void shmslab__slots_leave(struct shmslab *s)
+{
+	uint32_t cap = sa_load_acquire_u32(&s->capacity_known);
+	uint32_t id = s->self + 1;
+	struct lane *lane = shmslab__lane_enter(s);
+
+	for (uint32_t i = 0; i < cap; i++) {
+		struct slot_meta *m = slot_meta(s, i);
+		uint64_t st;
+
+		shmslab__slot_release_proc(s, i, s->self);
+		st = sa_load_acquire_u64(&m->state);
+		for (;;) {
+			uint64_t want;
+
+			if (st_owner(st) != id)
+				break;
+			if (st_kind(st) == KIND_OWNED)
+				want = st & ~(uint64_t)ST_OWNER_MASK;
+			else if (st_kind(st) == KIND_CACHED)
+				want = st_make(KIND_FREEING, id, st_gen(st));
+			else
+				break;
+			/* acq_rel: a stealer may take a kept slot at the same time */
+			if (!sa_cas_acq_rel_u64(&m->state, &st, want))
+				continue;
+			if (st_kind(st) == KIND_CACHED)
+				slot_push(s, lane, i, st_gen(st));
+			break;
+		}
+	}
+	for (uint32_t l = 0; l < LANES; l++)
+		sa_store_relaxed_u32(&s->me->lanes[l].cached, 0);
+	shmslab__lane_leave(s, lane);
+}

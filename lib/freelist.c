@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Free lists: tagged Treiber stacks of slot indices, one per shard.  A head
+ * is one 64-bit word, the top index in its low idx_bits bits and an ABA tag
+ * in the rest (at least 32 bits); every successful CAS adds one to the tag,
+ * so a stale head can only match again after 2^32 or more operations on that
+ * shard while the stale reader sleeps.  Links live in the slots' metadata.
+ *
+ * A popper journals the index it is about to pop in its lane before the CAS,
+ * so that if it dies right after the CAS, recovery can tell the slot it took
+ * from one that is still on a list.  Every index read from shared memory is
+ * bounds-checked before it is used.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+uint32_t shmslab__freelist_nil(const struct shmslab *s)
+{
+	return (uint32_t)s->g.idx_mask;
+}
+
+static uint64_t head_next(const struct shmslab *s, uint64_t head, uint32_t top)
+{
+	uint64_t tag = head >> s->g.idx_bits;
+
+	return ((tag + 1) << s->g.idx_bits) | top;
+}
+
+/* Push the chain [first, first + count), which the caller holds exclusively, onto SHARD. */
+void shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count)
+{
+	uint32_t nil = shmslab__freelist_nil(s);
+	_Atomic uint64_t *head = &s->shards[shard].head;
+	uint64_t h = sa_load_relaxed_u64(head);
+	unsigned round = 0;
+
+	if (count == 0)
+		return;
+	for (uint32_t i = first; i + 1 < first + count; i++)
+		sa_store_relaxed_u32(&slot_meta(s, i)->next, i + 1);
+	for (;;) {
+		uint32_t top = (uint32_t)(h & s->g.idx_mask);
+
+		sa_store_relaxed_u32(&slot_meta(s, first + count - 1)->next,
+				     top == nil ? nil : top);
+		/* release: the links above are visible to whoever pops the new top */
+		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, first)))
+			return;
+		shmslab__os_backoff(&round);
+	}
+}
+
+/*
+ * Pop the top of SHARD into *idx.  -ENOSPC when the shard is empty,
+ * SHMSLAB_ECORRUPT when a link or the head points outside the segment.
+ * On success the lane still names the slot: the caller records its new
+ * state, then clears the lane.
+ */
+int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx)
+{
+	_Atomic uint64_t *head = &s->shards[shard].head;
+	uint32_t nil = shmslab__freelist_nil(s);
+	unsigned round = 0;
+	/* acquire: the pusher's release CAS published the top's link */
+	uint64_t h = sa_load_acquire_u64(head);
+
+	for (;;) {
+		uint32_t top = (uint32_t)(h & s->g.idx_mask);
+		uint32_t next;
+
+		if (top == nil)
+			return -ENOSPC;
+		if (slot_check(s, top) != 0)
+			goto suspect;
+		shmslab__lane_set(lane, LANE_POP, top);
+		/* relaxed: ordered after the head by the acquire that read h */
+		next = sa_load_relaxed_u32(&slot_meta(s, top)->next);
+		if (next != nil && slot_check(s, next) != 0)
+			goto suspect;
+		/* acq_rel: release publishes the lane entry before the slot leaves the
+		 * list; acquire on failure orders the next round's link read */
+		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, next))) {
+			*idx = top;
+			return 0;
+		}
+		shmslab__os_backoff(&round);
+		continue;
+	suspect:
+		/* an out-of-range index read from a head that has since moved on was
+		 * just a stale read; from one that has not, it is corruption */
+		{
+			uint64_t again = sa_load_acquire_u64(head);
+
+			if (again == h)
+				return SHMSLAB_ECORRUPT;
+			h = again;
+		}
+	}
+}
+
+/* Push IDX, which the caller holds exclusively, onto SHARD. */
+void shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx)
+{
+	_Atomic uint64_t *head = &s->shards[shard].head;
+	unsigned round = 0;
+	uint64_t h = sa_load_relaxed_u64(head);
+
+	for (;;) {
+		sa_store_relaxed_u32(&slot_meta(s, idx)->next, (uint32_t)(h & s->g.idx_mask));
+		/* release: the link and the slot's free state reach the next popper */
+		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, idx)))
+			return;
+		shmslab__os_backoff(&round);
+	}
+}

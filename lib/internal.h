@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of lib/ share: the segment layout in shared memory (every
+ * shared structure with its size asserted), the process-local handle, and the
+ * internal prototypes grouped under the name of the file that defines them.
+ * See lib/DESIGN.md for why the layout is what it is.
+ */
+#ifndef SHMSLAB_INTERNAL_H
+#define SHMSLAB_INTERNAL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomics.h"
+#include "shmslab.h"
+
+#define CACHE_LINE     64
+#define LAYOUT_VERSION 1u
+#define INIT_READY     0x52454459u /* "REDY": stored last, with release, by the creator */
+#define MAX_PAGES      32u	   /* page p holds first_page_slots << p slots */
+#define LANES	       16u	   /* journal lanes per process: one per thread, the last shared */
+#define NO_ENTRY       UINT32_MAX
+
+#define DEFAULT_SLOT_SIZE  4096u
+#define DEFAULT_SLOT_COUNT 1024u
+#define DEFAULT_MAX_PROCS  64u
+#define DEFAULT_MODE	   0600u
+
+/* ---- Shared memory layout ------------------------------------------------ */
+
+/*
+ * Offset 0.  Immutable once init_state reads INIT_READY; attach validates all
+ * of it, copies the geometry into process memory and never reads it again.
+ */
+struct seg_header {
+	char magic[8]; /* "shmslab" */
+	uint32_t layout_version;
+	uint32_t fingerprint; /* of the shared structures' sizes and offsets */
+	_Atomic uint32_t init_state;
+	uint32_t page_size;
+	/* what the creator asked for */
+	uint32_t slot_size;
+	uint32_t slot_count;
+	uint32_t max_slots;
+	uint32_t max_procs;
+	uint32_t queue_depth;
+	uint32_t shards;
+	uint32_t mode;
+	uint32_t creator_pid;
+	uint64_t created_ns;
+	/* derived from the above; attach recomputes and compares */
+	uint32_t payload_stride;
+	uint32_t meta_size;
+	uint32_t first_page_slots;
+	uint32_t page_count;
+	uint32_t idx_bits;
+	uint32_t reader_words;
+	uint32_t lanes;
+	uint32_t proc_entry_size;
+	uint64_t shards_off;
+	uint64_t procs_off;
+	uint64_t data_off;
+	uint64_t max_size;
+};
+_Static_assert(sizeof(struct seg_header) == 128, "seg_header layout");
+_Static_assert(offsetof(struct seg_header, init_state) == 16, "seg_header layout");
+_Static_assert(offsetof(struct seg_header, payload_stride) == 64, "seg_header layout");
+
+#define SEG_CONTROL_OFF 128u
+/* Mutable segment-wide words, each hot one alone on its cache line. */
+struct seg_control {
+	_Atomic uint32_t capacity; /* slots in use now: grows, never shrinks */
+	_Atomic uint32_t grower;   /* entry + 1 of the process adding slots, 0 if none */
+	uint8_t pad[CACHE_LINE - 8];
+};
+_Static_assert(sizeof(struct seg_control) == CACHE_LINE, "seg_control layout");
+#define SEG_SHARDS_OFF (SEG_CONTROL_OFF + CACHE_LINE)
+
+/*
+ * A free-list head: a slot index in the low idx_bits bits and an ABA tag in
+ * the rest.  The all-ones index means empty.
+ */
+struct shard {
+	_Atomic uint64_t head;
+	uint8_t pad[CACHE_LINE - 8];
+};
+_Static_assert(sizeof(struct shard) == CACHE_LINE, "shard layout");
+
+/*
+ * A journal lane: what one thread of a process is in the middle of, so that
+ * whoever recovers after the process dies can tell a slot caught between two
+ * states from a lost one.  Written only by its thread; one per cache line so
+ * the threads of a process do not share lines.
+ */
+enum lane_op {
+	LANE_IDLE = 0,
+	LANE_POP = 1,  /* slot = the free-list top this thread is about to pop */
+	LANE_FREE = 2, /* slot = the slot this thread is freeing (off every list) */
+	LANE_GROW = 3, /* slot = the first of the slots this thread is adding */
+};
+struct lane {
+	_Atomic uint64_t window; /* (op << 32) | slot */
+	_Atomic uint32_t cached; /* slot + 1 kept by this thread for its next alloc, 0 if none */
+	uint8_t pad[CACHE_LINE - 12];
+};
+_Static_assert(sizeof(struct lane) == CACHE_LINE, "lane layout");
+
+enum proc_state {
+	PROC_FREE = 0,
+	PROC_LIVE = 1, /* held by a process, which holds the entry's byte lock */
+};
+struct proc_entry {
+	_Atomic uint32_t state;
+	_Atomic uint32_t pid;
+	_Atomic uint64_t attached_ns;
+	uint8_t pad[CACHE_LINE - 16];
+	struct lane lanes[LANES];
+};
+_Static_assert(sizeof(struct proc_entry) == CACHE_LINE * (1 + LANES), "proc_entry layout");
+
+/*
+ * Slot metadata.  The state word is the slot's truth: the kind, who owns it,
+ * who holds its write lock, and its generation, changed by one CAS at a time.
+ * Its low half is also the futex that lock waiters sleep on.
+ *
+ *   bits  0-12  writer: entry + 1 of the write-lock holder, 0 if none
+ *   bit   13    waiters: someone sleeps on this word for the writer to leave
+ *   bit   14    torn: a writer died in the middle of a write
+ *   bits 15-27  owner: entry + 1 of the allocating (freeing, caching) process, 0 if none
+ *   bits 28-30  kind
+ *   bits 32-63  generation: never 0, changes at every free
+ *
+ * Readers are one bit per process-table entry in readers[], so the holders of
+ * a read lock are known exactly; the threads of a process count locally.
+ */
+#define ST_WRITER_MASK 0x1fffu
+#define ST_WAITERS     (1u << 13)
+#define ST_TORN	       (1u << 14)
+#define ST_OWNER_SHIFT 15
+#define ST_OWNER_MASK  (0x1fffu << ST_OWNER_SHIFT)
+#define ST_KIND_SHIFT  28
+#define ST_KIND_MASK   (7u << ST_KIND_SHIFT)
+
+enum slot_kind {
+	KIND_FREE = 0,	  /* on a free list, or about to be (a lane says which) */
+	KIND_OWNED = 1,	  /* allocated */
+	KIND_QUEUED = 2,  /* in the handoff queue */
+	KIND_FREEING = 3, /* owner field = the freeing process; readers draining */
+	KIND_CACHED = 4,  /* free, kept by a thread of the owner process for its next alloc */
+};
+
+struct slot_meta {
+	_Atomic uint64_t state;
+	_Atomic uint32_t drain; /* futex: a writer waits here for readers to leave */
+	_Atomic uint32_t next;	/* free-list link */
+	_Atomic uint32_t len;	/* message length */
+	uint32_t reserved[3];
+	_Atomic uint64_t readers[]; /* reader_words words */
+};
+_Static_assert(sizeof(struct slot_meta) == 32, "slot_meta layout");
+_Static_assert(offsetof(struct slot_meta, readers) == 32, "slot_meta layout");
+_Static_assert(SHMSLAB_PROCS_MAX < ST_WRITER_MASK, "entry ids must fit the state word");
+
+static inline uint32_t st_low(uint64_t st)
+{
+	return (uint32_t)st;
+}
+static inline uint32_t st_gen(uint64_t st)
+{
+	return (uint32_t)(st >> 32);
+}
+static inline uint32_t st_kind(uint64_t st)
+{
+	return (st_low(st) & ST_KIND_MASK) >> ST_KIND_SHIFT;
+}
+static inline uint32_t st_owner(uint64_t st)
+{
+	return (st_low(st) & ST_OWNER_MASK) >> ST_OWNER_SHIFT;
+}
+static inline uint32_t st_writer(uint64_t st)
+{
+	return st_low(st) & ST_WRITER_MASK;
+}
+static inline uint64_t st_make(uint32_t kind, uint32_t owner, uint32_t gen)
+{
+	return ((uint64_t)gen << 32) | (kind << ST_KIND_SHIFT) | (owner << ST_OWNER_SHIFT);
+}
+static inline uint32_t gen_next(uint32_t gen)
+{
+	return gen == UINT32_MAX ? 1 : gen + 1;
+}
+
+/* ---- Process-local state ------------------------------------------------- */
+
+/* The geometry of a segment, computed from the creation parameters. */
+struct geometry {
+	uint32_t page_size;
+	uint32_t slot_size, slot_count, max_slots, max_procs, queue_depth, shards;
+	uint32_t payload_stride, meta_size;
+	uint32_t first_page_slots, first_page_shift, page_count;
+	uint32_t idx_bits, reader_words, lanes, proc_entry_size;
+	uint64_t shards_off, procs_off, data_off, max_size;
+	uint64_t idx_mask;		     /* low idx_bits bits of a head */
+	uint32_t page_slots[MAX_PAGES];	     /* slots in page p */
+	uint64_t page_off[MAX_PAGES];	     /* file offset of page p */
+	uint64_t page_meta_bytes[MAX_PAGES]; /* metadata block at the start of page p */
+	uint64_t page_bytes[MAX_PAGES];	     /* whole page p, page-aligned */
+};
+
+/*
+ * Where page p is mapped.  Written once, before capacity_known is raised past
+ * the page's slots (release), and read only for slots below a capacity_known
+ * read with acquire, so the fields need no atomics.  The *0 fields are biased
+ * by the page's first index, making a slot's address one multiply-add.
+ */
+struct page_map {
+	uint8_t *base;	    /* the mapping, NULL until first needed */
+	uintptr_t meta0;    /* + idx * meta_size: the slot's metadata */
+	uintptr_t payload0; /* + idx * payload_stride: the slot's message bytes */
+	uintptr_t rcount0;  /* + idx * 4: this process's read holds of the slot */
+};
+
+struct shmslab {
+	int fd;	     /* the segment, mapped */
+	int lock_fd; /* the same object, never mapped: holds the entry's byte lock */
+	bool inspect_only;
+	bool forked;   /* set in a fork child: the handle belongs to the parent */
+	uint32_t self; /* process-table entry, NO_ENTRY when inspecting */
+	struct geometry g;
+	uint8_t *ctl; /* mapping of [0, data_off): header, control, shards, procs */
+	struct seg_header *hdr;
+	struct seg_control *control;
+	struct shard *shards;
+	struct proc_entry *me;
+	_Atomic uint32_t capacity_known; /* slots this process has validated and mapped */
+	struct page_map pages[MAX_PAGES];
+	pthread_mutex_t map_lock;	  /* serialises mapping a page */
+	pthread_mutex_t shared_lane_lock; /* threads without a lane of their own */
+	struct shmslab *next_open;	  /* registry, for fork handling */
+	char name[NAME_MAX + 2];
+};
+
+/* ---- Internal functions, by the file that defines them ------------------- */
+
+/* os.c */
+int shmslab__name_check(const char *name);
+int shmslab__os_shm_create(const char *name, mode_t mode, int *fd);
+int shmslab__os_shm_open(const char *name, bool writable, int *fd);
+int shmslab__os_shm_unlink(const char *name);
+void shmslab__os_shm_unlink_own(const char *name, int fd);
+int shmslab__os_file_size(int fd, uint64_t *size);
+int shmslab__os_reserve(int fd, uint64_t size);
+int shmslab__os_map(int fd, uint64_t off, uint64_t len, bool writable, void **out);
+void shmslab__os_unmap(void *addr, uint64_t len);
+int shmslab__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
+void shmslab__os_futex_wake(_Atomic uint32_t *word);
+int shmslab__os_lock_byte(int fd, uint64_t byte);
+int shmslab__os_same_file(int fd1, int fd2);
+uint32_t shmslab__os_cpu_slow(void);
+uint64_t shmslab__os_realtime_ns(void);
+void shmslab__os_backoff(unsigned *round);
+uint32_t shmslab__os_page_size(void);
+uint32_t shmslab__os_cpu_count(void);
+
+#ifdef HAVE_RSEQ_OFFSET
+#include <sys/rseq.h>
+#endif
+/* The CPU this thread runs on now: a hint for choosing a shard, nothing more. */
+static inline uint32_t shmslab__os_cpu(void)
+{
+#ifdef HAVE_RSEQ_OFFSET
+	/* glibc keeps the kernel's rseq area current: one load, no call */
+	if (__builtin_expect(__rseq_size > 0, 1)) {
+		const struct rseq *rs =
+			(const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+		int32_t cpu = (int32_t)atomic_load_explicit((const _Atomic uint32_t *)&rs->cpu_id,
+							    memory_order_relaxed);
+
+		if (cpu >= 0)
+			return (uint32_t)cpu;
+	}
+#endif
+	return shmslab__os_cpu_slow();
+}
+
+/* layout.c */
+int shmslab__geometry_init(struct geometry *g, const struct shmslab_config *cfg, uint32_t page_size,
+			   uint32_t cpu_count);
+void shmslab__header_fill(struct seg_header *h, const struct geometry *g, uint32_t mode,
+			  uint32_t pid, uint64_t now_ns);
+int shmslab__header_check(const struct seg_header *h, uint64_t file_size, uint32_t page_size,
+			  struct geometry *g);
+uint64_t shmslab__capacity_bytes(const struct geometry *g, uint32_t capacity);
+uint32_t shmslab__fingerprint(void);
+
+static inline uint32_t page_of(const struct geometry *g, uint32_t idx)
+{
+	/* page p starts at first_page_slots * (2^p - 1) */
+	uint64_t q = ((uint64_t)idx >> g->first_page_shift) + 1;
+	return 63u - (uint32_t)__builtin_clzll(q);
+}
+static inline uint32_t page_start(const struct geometry *g, uint32_t p)
+{
+	return (uint32_t)(((UINT64_C(1) << p) - 1) << g->first_page_shift);
+}
+
+/* map.c */
+int shmslab__map_control(struct shmslab *s, bool writable);
+int shmslab__map_refresh(struct shmslab *s, uint32_t want);
+int shmslab__map_prepare(struct shmslab *s, uint32_t cap);
+void shmslab__map_release(struct shmslab *s);
+
+/* The page map of a slot below capacity_known; the first page needs no math. */
+static inline const struct page_map *slot_page(const struct shmslab *s, uint32_t idx)
+{
+	return &s->pages[idx < s->g.first_page_slots ? 0 : page_of(&s->g, idx)];
+}
+static inline struct slot_meta *slot_meta(const struct shmslab *s, uint32_t idx)
+{
+	return (struct slot_meta *)(slot_page(s, idx)->meta0 + (uintptr_t)idx * s->g.meta_size);
+}
+static inline uint8_t *slot_payload(const struct shmslab *s, uint32_t idx)
+{
+	return (uint8_t *)(slot_page(s, idx)->payload0 + (uintptr_t)idx * s->g.payload_stride);
+}
+static inline _Atomic uint32_t *slot_rcount(const struct shmslab *s, uint32_t idx)
+{
+	return (_Atomic uint32_t *)(slot_page(s, idx)->rcount0 +
+				    (uintptr_t)idx * sizeof(_Atomic uint32_t));
+}
+/* 0 if IDX is a slot this process can touch; -ERANGE if beyond the segment. */
+static inline int slot_check(struct shmslab *s, uint32_t idx)
+{
+	if (idx < sa_load_acquire_u32(&s->capacity_known))
+		return 0;
+	return shmslab__map_refresh(s, idx);
+}
+
+/* ---- Handles and references, checked at the top of every call ---------- */
+
+static inline int handle_check(const struct shmslab *s)
+{
+	if (s == NULL)
+		return -EINVAL;
+	if (s->forked)
+		return -ECHILD;
+	return 0;
+}
+
+static inline int handle_check_attached(const struct shmslab *s)
+{
+	int err = handle_check(s);
+
+	if (err == 0 && s->inspect_only)
+		return -EPERM;
+	return err;
+}
+
+static inline uint32_t ref_index(shmslab_ref ref)
+{
+	return (uint32_t)ref;
+}
+
+static inline uint32_t ref_gen(shmslab_ref ref)
+{
+	return (uint32_t)(ref >> 32);
+}
+
+static inline shmslab_ref ref_make(uint32_t idx, uint32_t gen)
+{
+	return ((uint64_t)gen << 32) | idx;
+}
+
+/* -EINVAL for a reference that cannot name a slot of this segment. */
+static inline int ref_check(struct shmslab *s, shmslab_ref ref)
+{
+	if (ref == SHMSLAB_REF_NONE || ref_gen(ref) == 0)
+		return -EINVAL;
+	switch (slot_check(s, ref_index(ref))) {
+	case 0:
+		return 0;
+	case -ERANGE:
+		return -EINVAL;
+	default:
+		return SHMSLAB_ECORRUPT;
+	}
+}
+
+/* alloc.c */
+void shmslab__slots_leave(struct shmslab *s);
+
+/* freelist.c */
+void shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first,
+				  uint32_t count);
+int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx);
+void shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx);
+uint32_t shmslab__freelist_nil(const struct shmslab *s);
+
+/* slotlock.c */
+int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen);
+void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx);
+int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint32_t gen);
+void shmslab__slot_write_unlock(struct shmslab *s, uint32_t idx, bool complete);
+void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx);
+int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen);
+uint32_t shmslab__slot_reader_count(const struct shmslab *s, uint32_t idx);
+void shmslab__slot_release_proc(struct shmslab *s, uint32_t idx, uint32_t entry);
+
+/*
+ * Wait until no process holds a read lock on IDX.  The caller holds the slot
+ * exclusively (its write lock, or the freeing state), so no new reader
+ * enters.  Inline, for the common case of no reader at all.
+ */
+static inline void shmslab__slot_drain_readers(struct shmslab *s, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+
+	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		/* seq_cst: pairs with the reader's bit-set then state look */
+		if (sa_load_seq_cst_u64(&m->readers[w]) != 0) {
+			shmslab__slot_drain_wait(s, idx);
+			return;
+		}
+	}
+}
+
+/* procs.c */
+int shmslab__procs_attach(struct shmslab *s);
+void shmslab__procs_detach(struct shmslab *s);
+struct lane *shmslab__lane_enter_slow(struct shmslab *s);
+void shmslab__lanes_after_fork(void);
+
+#define SHARED_LANE (LANES - 1)
+/* This thread's lane index, or < 0 until it has one of its own. */
+extern __thread int shmslab__thread_lane __attribute__((tls_model("initial-exec")));
+
+/* The journal lane of this thread; lane_leave must follow. */
+static inline struct lane *shmslab__lane_enter(struct shmslab *s)
+{
+	int t = shmslab__thread_lane;
+
+	if (__builtin_expect(t >= 0, 1))
+		return &s->me->lanes[t];
+	return shmslab__lane_enter_slow(s);
+}
+static inline void shmslab__lane_leave(struct shmslab *s, struct lane *lane)
+{
+	if (__builtin_expect(lane == &s->me->lanes[SHARED_LANE], 0))
+		pthread_mutex_unlock(&s->shared_lane_lock);
+}
+static inline void shmslab__lane_set(struct lane *lane, enum lane_op op, uint32_t slot)
+{
+	/* release: whoever sees the lane idle sees the slot's new state, which
+	 * we stored just before; entries before a CAS are ordered by that CAS */
+	sa_store_release_u64(&lane->window, ((uint64_t)op << 32) | slot);
+}
+
+#endif /* SHMSLAB_INTERNAL_H */

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operating-system layer: POSIX shared memory objects, mappings, futexes,
+ * byte-range locks and the current CPU.  Everything above it reads without
+ * #ifdefs and without errno: each function answers 0 or a negative errno.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int shmslab__name_check(const char *name)
+{
+	size_t len;
+
+	if (name == NULL || name[0] != '/')
+		return -EINVAL;
+	len = strnlen(name, NAME_MAX + 2);
+	/* the leading '/' is not part of the NAME_MAX bytes of the object name */
+	if (len < 2 || len > NAME_MAX + 1)
+		return -EINVAL;
+	if (strchr(name + 1, '/') != NULL)
+		return -EINVAL;
+	if (strcmp(name, "/.") == 0 || strcmp(name, "/..") == 0)
+		return -EINVAL;
+	return 0;
+}
+
+int shmslab__os_shm_create(const char *name, mode_t mode, int *fd)
+{
+	int f = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+	if (f < 0)
+		return -errno;
+	/* shm_open applies the umask; the caller asked for exactly these bits */
+	if (fchmod(f, mode) != 0) {
+		int err = -errno;
+
+		shmslab__os_shm_unlink_own(name, f);
+		close(f);
+		return err;
+	}
+	*fd = f;
+	return 0;
+}
+
+int shmslab__os_shm_open(const char *name, bool writable, int *fd)
+{
+	int f = shm_open(name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+
+	if (f < 0)
+		return -errno;
+	*fd = f;
+	return 0;
+}
+
+int shmslab__os_shm_unlink(const char *name)
+{
+	return shm_unlink(name) == 0 ? 0 : -errno;
+}
+
+/* Remove NAME if it still names the object open as FD, and not another's since. */
+void shmslab__os_shm_unlink_own(const char *name, int fd)
+{
+	int other = -1;
+
+	if (shmslab__os_shm_open(name, false, &other) != 0)
+		return;
+	if (shmslab__os_same_file(fd, other) == 0)
+		shm_unlink(name);
+	close(other);
+}
+
+int shmslab__os_file_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < 0)
+		return SHMSLAB_EFORMAT;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/*
+ * Grow the object to SIZE bytes with memory behind every page: a full
+ * /dev/shm then fails here with ENOSPC instead of raising SIGBUS later, at the
+ * first touch of a page, in whichever process touches it.
+ */
+int shmslab__os_reserve(int fd, uint64_t size)
+{
+	int err;
+
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	do
+		err = posix_fallocate(fd, 0, (off_t)size);
+	while (err == EINTR);
+	return -err;
+}
+
+int shmslab__os_map(int fd, uint64_t off, uint64_t len, bool writable, void **out)
+{
+	void *p;
+
+	if (len > SIZE_MAX || off > (uint64_t)INT64_MAX)
+		return -ENOMEM;
+	p = mmap(NULL, (size_t)len, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED | MAP_NORESERVE, fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	return 0;
+}
+
+void shmslab__os_unmap(void *addr, uint64_t len)
+{
+	if (addr != NULL)
+		munmap(addr, (size_t)len);
+}
+
+/*
+ * Sleep while *word == expected, at most timeout_ms (-1: no limit).  The
+ * futex is not FUTEX_PRIVATE: its waiters and wakers are other processes.
+ * Answers 0 when woken or when the word had already changed, -ETIMEDOUT.
+ */
+int shmslab__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms)
+{
+	struct timespec ts, *tsp = NULL;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tsp = &ts;
+	}
+	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, tsp, NULL, 0) == 0)
+		return 0;
+	return errno == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+void shmslab__os_futex_wake(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/*
+ * Take an open-file-description write lock on one byte of the segment.  The
+ * kernel drops it when the open file goes away, whichever way the process
+ * ends, so it proves the holder is alive without trusting a pid.  A mapping
+ * keeps its open file alive too, so FD must be one that is never mapped.
+ * -EAGAIN when another open file holds the byte.
+ */
+int shmslab__os_lock_byte(int fd, uint64_t byte)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)byte;
+	fl.l_len = 1;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	return (errno == EACCES || errno == EAGAIN) ? -EAGAIN : -errno;
+}
+
+/* 0 if both descriptors are the same object; -ENOENT if the name was replaced. */
+int shmslab__os_same_file(int fd1, int fd2)
+{
+	struct stat a, b;
+
+	if (fstat(fd1, &a) != 0 || fstat(fd2, &b) != 0)
+		return -errno;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino ? 0 : -ENOENT;
+}
+
+/* The CPU, when glibc has no rseq area for this thread. */
+uint32_t shmslab__os_cpu_slow(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? 0 : (uint32_t)cpu;
+}
+
+uint64_t shmslab__os_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Back off in a CAS loop that lost a race: spin briefly, then give the CPU
+ * away, because these machines run more processes than they have cores and
+ * the winner may be waiting for ours.
+ */
+void shmslab__os_backoff(unsigned *round)
+{
+	unsigned r = *round;
+
+	if (r < 6) {
+		for (unsigned i = 0; i < (1u << r); i++)
+			sa_cpu_relax();
+	} else {
+		sched_yield();
+	}
+	if (r < 16)
+		*round = r + 1;
+}
+
+uint32_t shmslab__os_page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 ? (uint32_t)ps : 4096u;
+}
+
+uint32_t shmslab__os_cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+
+	return n > 0 ? (uint32_t)n : 1u;
+}

@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The public API of include/shmslab.h (but alloc and free, in alloc.c):
+ * creating and attaching segments, storing and reading messages under the
+ * slot lock, views, diagnostics, and the handles' life across fork.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define VIEW_READ    0x52454144u /* "READ" */
+#define VIEW_WRITE   0x57524954u /* "WRIT" */
+#define OPEN_WAIT_MS 200	 /* how long open waits for a creator still initialising */
+
+/* ---- Open handles, so that a fork child can tell its handles are not its own */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shmslab *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&registry_lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * The child's copies of the lock descriptors would keep the parent's byte
+ * locks, and so the parent's entries, alive after the parent dies; close
+ * them.  Closing a copy does not release the lock of the parent, which keeps
+ * its own descriptor.
+ */
+static void atfork_child(void)
+{
+	for (struct shmslab *s = registry; s != NULL; s = s->next_open) {
+		s->forked = true;
+		if (s->fd >= 0)
+			close(s->fd);
+		if (s->lock_fd >= 0)
+			close(s->lock_fd);
+		s->fd = -1;
+		s->lock_fd = -1;
+	}
+	shmslab__lanes_after_fork();
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void atfork_register(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void registry_add(struct shmslab *s)
+{
+	pthread_once(&atfork_once, atfork_register);
+	pthread_mutex_lock(&registry_lock);
+	s->next_open = registry;
+	registry = s;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(struct shmslab *s)
+{
+	pthread_mutex_lock(&registry_lock);
+	for (struct shmslab **p = &registry; *p != NULL; p = &(*p)->next_open) {
+		if (*p == s) {
+			*p = s->next_open;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- Handles ------------------------------------------------------------- */
+
+static struct shmslab *handle_new(const char *name)
+{
+	struct shmslab *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->fd = -1;
+	s->lock_fd = -1;
+	s->self = NO_ENTRY;
+	pthread_mutex_init(&s->map_lock, NULL);
+	pthread_mutex_init(&s->shared_lane_lock, NULL);
+	strcpy(s->name, name);
+	return s;
+}
+
+static void handle_free(struct shmslab *s)
+{
+	shmslab__map_release(s);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	if (!s->forked) {
+		pthread_mutex_destroy(&s->map_lock);
+		pthread_mutex_destroy(&s->shared_lane_lock);
+	}
+	free(s);
+}
+
+void shmslab_config_init(struct shmslab_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->slot_size = DEFAULT_SLOT_SIZE;
+	cfg->slot_count = DEFAULT_SLOT_COUNT;
+	cfg->max_slots = 0;
+	cfg->max_procs = DEFAULT_MAX_PROCS;
+	cfg->queue_depth = 0;
+	cfg->mode = DEFAULT_MODE;
+	cfg->shards = 0;
+}
+
+/* Lay out a new segment in S->fd: everything but the READY mark. */
+static int segment_build(struct shmslab *s, const struct geometry *g, mode_t mode)
+{
+	void *ctl;
+	int err;
+
+	/* the header goes in first, so a creator that dies now leaves an object
+	 * that shmslab_unlink recognises as a segment */
+	err = shmslab__os_reserve(s->fd, g->data_off);
+	if (err)
+		return err;
+	err = shmslab__os_map(s->fd, 0, g->data_off, true, &ctl);
+	if (err)
+		return err;
+	s->g = *g;
+	s->ctl = ctl;
+	s->hdr = ctl;
+	s->control = (struct seg_control *)(s->ctl + SEG_CONTROL_OFF);
+	s->shards = (struct shard *)(s->ctl + g->shards_off);
+	shmslab__header_fill(s->hdr, g, (uint32_t)mode, (uint32_t)getpid(),
+			     shmslab__os_realtime_ns());
+
+	err = shmslab__os_reserve(s->fd, shmslab__capacity_bytes(g, g->slot_count));
+	if (err)
+		return err;
+	for (uint32_t k = 0; k < g->shards; k++)
+		sa_store_relaxed_u64(&s->shards[k].head, g->idx_mask);
+	/* relaxed: nobody can attach before READY, whose release covers this */
+	sa_store_relaxed_u32(&s->control->capacity, g->slot_count);
+	err = shmslab__map_refresh(s, 0);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < g->slot_count; i++)
+		sa_store_relaxed_u64(&slot_meta(s, i)->state, st_make(KIND_FREE, 0, 1));
+	for (uint32_t k = 0; k < g->shards; k++) {
+		uint32_t first = (uint32_t)((uint64_t)g->slot_count * k / g->shards);
+		uint32_t end = (uint32_t)((uint64_t)g->slot_count * (k + 1) / g->shards);
+
+		shmslab__freelist_push_range(s, k, first, end - first);
+	}
+	return shmslab__procs_attach(s);
+}
+
+int shmslab_create(const char *name, const struct shmslab_config *cfg, struct shmslab **out)
+{
+	struct shmslab_config defaults;
+	struct geometry g;
+	struct shmslab *s;
+	int err;
+
+	if (out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	err = shmslab__name_check(name);
+	if (err)
+		return err;
+	if (cfg == NULL) {
+		shmslab_config_init(&defaults);
+		cfg = &defaults;
+	}
+	err = shmslab__geometry_init(&g, cfg, shmslab__os_page_size(), shmslab__os_cpu_count());
+	if (err)
+		return err;
+	s = handle_new(name);
+	if (s == NULL)
+		return -ENOMEM;
+	err = shmslab__os_shm_create(name, cfg->mode, &s->fd);
+	if (err) {
+		handle_free(s);
+		return err;
+	}
+	err = segment_build(s, &g, cfg->mode);
+	if (err) {
+		shmslab__os_shm_unlink_own(name, s->fd);
+		handle_free(s);
+		return err;
+	}
+	/* release: everything above is visible to whoever reads READY */
+	sa_store_release_u32(&s->hdr->init_state, INIT_READY);
+	registry_add(s);
+	*out = s;
+	return 0;
+}
+
+/* Map and validate; give a creator that is still initialising a moment. */
+static int attach_map(struct shmslab *s, bool writable)
+{
+	for (int waited = 0;; waited++) {
+		int err = shmslab__map_control(s, writable);
+
+		if (err != -EINPROGRESS)
+			return err;
+		if (waited >= OPEN_WAIT_MS)
+			return SHMSLAB_EFORMAT;
+		usleep(1000);
+	}
+}
+
+static int attach(const char *name, bool inspect, struct shmslab **out)
+{
+	struct shmslab *s;
+	int err;
+
+	if (out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	err = shmslab__name_check(name);
+	if (err)
+		return err;
+	s = handle_new(name);
+	if (s == NULL)
+		return -ENOMEM;
+	s->inspect_only = inspect;
+	err = shmslab__os_shm_open(name, !inspect, &s->fd);
+	if (err == 0)
+		err = attach_map(s, !inspect);
+	if (err == 0 && !inspect)
+		err = shmslab__procs_attach(s);
+	if (err) {
+		handle_free(s);
+		return err;
+	}
+	registry_add(s);
+	*out = s;
+	return 0;
+}
+
+int shmslab_open(const char *name, struct shmslab **out)
+{
+	return attach(name, false, out);
+}
+
+int shmslab_inspect(const char *name, struct shmslab **out)
+{
+	return attach(name, true, out);
+}
+
+int shmslab_close(struct shmslab *slab)
+{
+	if (slab == NULL)
+		return -EINVAL;
+	registry_remove(slab);
+	/* an inherited handle only lets go of the child's copy: the parent stays */
+	if (!slab->forked && !slab->inspect_only) {
+		shmslab__slots_leave(slab);
+		shmslab__procs_detach(slab);
+	}
+	handle_free(slab);
+	return 0;
+}
+
+int shmslab_unlink(const char *name)
+{
+	struct seg_header h;
+	uint64_t size;
+	ssize_t got;
+	int fd, err;
+
+	err = shmslab__name_check(name);
+	if (err)
+		return err;
+	err = shmslab__os_shm_open(name, false, &fd);
+	if (err)
+		return err;
+	/* anything carrying our magic goes, whatever its version or state */
+	err = shmslab__os_file_size(fd, &size);
+	if (err == 0) {
+		got = size >= sizeof(h) ? pread(fd, &h, sizeof(h), 0) : 0;
+		if (got != (ssize_t)sizeof(h) || memcmp(h.magic, "shmslab", 8) != 0)
+			err = SHMSLAB_EFORMAT;
+	}
+	close(fd);
+	return err ? err : shmslab__os_shm_unlink(name);
+}
+
+/* ---- Slots --------------------------------------------------------------- */
+
+int shmslab_store(struct shmslab *slab, shmslab_ref ref, const void *msg, size_t len)
+{
+	uint32_t idx = ref_index(ref);
+	int err;
+
+	err = handle_check_attached(slab);
+	if (err)
+		return err;
+	if (msg == NULL && len > 0)
+		return -EINVAL;
+	err = ref_check(slab, ref);
+	if (err)
+		return err;
+	if (len > slab->g.slot_size)
+		return -EMSGSIZE;
+	err = shmslab__slot_write_lock(slab, idx, ref_gen(ref));
+	if (err)
+		return err;
+	if (len > 0)
+		memcpy(slot_payload(slab, idx), msg, len);
+	/* relaxed: published by the unlock's release */
+	sa_store_relaxed_u32(&slot_meta(slab, idx)->len, (uint32_t)len);
+	shmslab__slot_write_unlock(slab, idx, true);
+	return 0;
+}
+
+/* The length of the message in a slot we hold locked. */
+static int message_len(struct shmslab *s, uint32_t idx, size_t *len)
+{
+	uint32_t n = sa_load_relaxed_u32(&slot_meta(s, idx)->len);
+
+	if (n > s->g.slot_size)
+		return SHMSLAB_ECORRUPT;
+	*len = n;
+	return 0;
+}
+
+ssize_t shmslab_read(struct shmslab *slab, shmslab_ref ref, void *buf, size_t cap)
+{
+	uint32_t idx = ref_index(ref);
+	size_t len;
+	int err;
+
+	err = handle_check_attached(slab);
+	if (err)
+		return err;
+	if (buf == NULL && cap > 0)
+		return -EINVAL;
+	err = ref_check(slab, ref);
+	if (err)
+		return err;
+	err = shmslab__slot_read_lock(slab, idx, ref_gen(ref));
+	if (err)
+		return err;
+	err = message_len(slab, idx, &len);
+	if (err == 0 && len > cap)
+		err = -EMSGSIZE;
+	if (err == 0 && len > 0)
+		memcpy(buf, slot_payload(slab, idx), len);
+	shmslab__slot_read_unlock(slab, idx);
+	return err ? err : (ssize_t)len;
+}
+
+static int view_fill(struct shmslab *s, shmslab_ref ref, struct shmslab_view *v, uint32_t mode)
+{
+	uint32_t idx = ref_index(ref);
+	size_t len;
+	int err = message_len(s, idx, &len);
+
+	if (err)
+		return err;
+	v->data = slot_payload(s, idx);
+	v->len = len;
+	v->cap = s->g.slot_size;
+	v->priv_ref = ref;
+	v->priv_mode = mode;
+	v->priv_pad = 0;
+	return 0;
+}
+
+int shmslab_read_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
+{
+	uint32_t idx = ref_index(ref);
+	int err;
+
+	err = handle_check_attached(slab);
+	if (err == 0 && v == NULL)
+		err = -EINVAL;
+	if (err == 0)
+		err = ref_check(slab, ref);
+	if (err)
+		return err;
+	err = shmslab__slot_read_lock(slab, idx, ref_gen(ref));
+	if (err)
+		return err;
+	err = view_fill(slab, ref, v, VIEW_READ);
+	if (err)
+		shmslab__slot_read_unlock(slab, idx);
+	return err;
+}
+
+/* 0 if V is a view of MODE that this process holds. */
+static int view_check(struct shmslab *s, const struct shmslab_view *v, uint32_t mode)
+{
+	int err = handle_check_attached(s);
+
+	if (err)
+		return err;
+	if (v == NULL || v->priv_mode != mode)
+		return -EINVAL;
+	err = ref_check(s, v->priv_ref);
+	if (err)
+		return err == SHMSLAB_ECORRUPT ? err : -EINVAL;
+	if (mode == VIEW_READ)
+		return sa_load_relaxed_u32(slot_rcount(s, ref_index(v->priv_ref))) != 0 ? 0
+											: -EINVAL;
+	return st_writer(sa_load_relaxed_u64(&slot_meta(s, ref_index(v->priv_ref))->state)) ==
+			       s->self + 1
+		       ? 0
+		       : -EINVAL;
+}
+
+int shmslab_read_end(struct shmslab *slab, struct shmslab_view *v)
+{
+	int err = view_check(slab, v, VIEW_READ);
+
+	if (err)
+		return err;
+	shmslab__slot_read_unlock(slab, ref_index(v->priv_ref));
+	v->priv_mode = 0;
+	return 0;
+}
+
+int shmslab_write_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
+{
+	uint32_t idx = ref_index(ref);
+	int err;
+
+	err = handle_check_attached(slab);
+	if (err == 0 && v == NULL)
+		err = -EINVAL;
+	if (err == 0)
+		err = ref_check(slab, ref);
+	if (err)
+		return err;
+	err = shmslab__slot_write_lock(slab, idx, ref_gen(ref));
+	if (err)
+		return err;
+	err = view_fill(slab, ref, v, VIEW_WRITE);
+	if (err)
+		shmslab__slot_write_unlock(slab, idx, false);
+	return err;
+}
+
+int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v)
+{
+	uint32_t idx;
+	int err = view_check(slab, v, VIEW_WRITE);
+
+	if (err)
+		return err;
+	if (v->len > slab->g.slot_size)
+		return -EMSGSIZE;
+	idx = ref_index(v->priv_ref);
+	/* relaxed: published by the unlock's release */
+	sa_store_relaxed_u32(&slot_meta(slab, idx)->len, (uint32_t)v->len);
+	shmslab__slot_write_unlock(slab, idx, true);
+	v->priv_mode = 0;
+	return 0;
+}
+
+/* ---- Diagnostics --------------------------------------------------------- */
+
+int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
+{
+	const struct proc_entry *table;
+	uint32_t cap;
+	int err = handle_check(slab);
+
+	if (err == 0 && st == NULL)
+		err = -EINVAL;
+	if (err)
+		return err;
+	err = shmslab__map_refresh(slab, 0);
+	if (err && err != -ERANGE)
+		return err;
+	memset(st, 0, sizeof(*st));
+	cap = sa_load_acquire_u32(&slab->capacity_known);
+	for (uint32_t i = 0; i < cap; i++) {
+		uint64_t s = sa_load_relaxed_u64(&slot_meta(slab, i)->state);
+
+		switch (st_kind(s)) {
+		case KIND_FREE:
+		case KIND_CACHED:
+			st->available++;
+			break;
+		case KIND_OWNED:
+			st->allocated++;
+			if (st_owner(s) == 0)
+				st->unowned++;
+			break;
+		case KIND_QUEUED:
+			st->queued++;
+			break;
+		default:
+			st->busy++;
+			break;
+		}
+	}
+	table = (const struct proc_entry *)(slab->ctl + slab->g.procs_off);
+	for (uint32_t i = 0; i < slab->g.max_procs; i++)
+		if (sa_load_relaxed_u32(&table[i].state) == PROC_LIVE)
+			st->procs++;
+	st->slot_size = slab->g.slot_size;
+	st->slot_count = cap;
+	st->max_slots = slab->g.max_slots;
+	st->max_procs = slab->g.max_procs;
+	st->layout_version = LAYOUT_VERSION;
+	st->shards = slab->g.shards;
+	return 0;
+}
+
+int shmslab_slot_info(struct shmslab *slab, uint64_t index, struct shmslab_slot_info *info)
+{
+	static const uint32_t states[] = {
+		[KIND_FREE] = SHMSLAB_SLOT_FREE,     [KIND_OWNED] = SHMSLAB_SLOT_OWNED,
+		[KIND_QUEUED] = SHMSLAB_SLOT_QUEUED, [KIND_FREEING] = SHMSLAB_SLOT_BUSY,
+		[KIND_CACHED] = SHMSLAB_SLOT_FREE,
+	};
+	struct slot_meta *m;
+	uint64_t st;
+	int err = handle_check(slab);
+
+	if (err == 0 && (info == NULL || index > UINT32_MAX))
+		err = -EINVAL;
+	if (err)
+		return err;
+	err = slot_check(slab, (uint32_t)index);
+	if (err)
+		return err == -ERANGE ? -EINVAL : err;
+	m = slot_meta(slab, (uint32_t)index);
+	st = sa_load_acquire_u64(&m->state);
+	if (st_kind(st) > KIND_CACHED || st_writer(st) > slab->g.max_procs ||
+	    st_owner(st) > slab->g.max_procs)
+		return SHMSLAB_ECORRUPT;
+	memset(info, 0, sizeof(*info));
+	info->index = index;
+	info->generation = st_gen(st);
+	info->state = states[st_kind(st)];
+	info->len = sa_load_relaxed_u32(&m->len);
+	/* the process keeping a free slot back does not own it */
+	info->owner = st_kind(st) == KIND_CACHED ? -1 : (int32_t)st_owner(st) - 1;
+	info->writer = (int32_t)st_writer(st) - 1;
+	info->readers = shmslab__slot_reader_count(slab, (uint32_t)index);
+	info->torn = (st_low(st) & ST_TORN) != 0;
+	return 0;
+}
+
+int shmslab_proc_info(struct shmslab *slab, uint32_t entry, struct shmslab_proc_info *info)
+{
+	const struct proc_entry *e;
+	int err = handle_check(slab);
+
+	if (err == 0 && (info == NULL || entry >= slab->g.max_procs))
+		err = -EINVAL;
+	if (err)
+		return err;
+	e = (const struct proc_entry *)(slab->ctl + slab->g.procs_off) + entry;
+	memset(info, 0, sizeof(*info));
+	info->entry = entry;
+	info->attached = sa_load_acquire_u32(&e->state) == PROC_LIVE;
+	info->self = entry == slab->self;
+	info->pid = info->attached ? (int64_t)sa_load_relaxed_u32(&e->pid) : 0;
+	return 0;
+}
+
+const char *shmslab_strerror(int err)
+{
+	if (err > 0)
+		err = -err;
+	if (err < -4095 && err != SHMSLAB_EFORMAT && err != SHMSLAB_ECORRUPT)
+		return "Unknown error"; /* beyond every errno, and -err may not exist */
+	switch (err) {
+	case 0:
+		return "Success";
+	case SHMSLAB_EFORMAT:
+		return "Not a shmslab segment, or one of another layout version";
+	case SHMSLAB_ECORRUPT:
+		return "Segment metadata is corrupt";
+	case -ESTALE:
+		return "Stale reference: the slot was freed";
+	case -EMSGSIZE:
+		return "Message larger than the slot or the buffer";
+	case -EOWNERDEAD:
+		return "The message is torn: its writer died in the middle of a write";
+	case -EUSERS:
+		return "Too many processes attached to the segment";
+	case -ECHILD:
+		return "Handle inherited across fork: open the segment again";
+	}
+#ifdef HAVE_STRERRORDESC_NP
+	{
+		const char *d = strerrordesc_np(-err);
+
+		return d != NULL ? d : "Unknown error";
+	}
+#else
+	/* glibc before 2.32, musl: their strerror returns static text for known codes */
+	return strerror(-err);
+#endif
+}
+
+unsigned shmslab_version(void)
+{
+	return SHMSLAB_VERSION_MAJOR * 10000u + SHMSLAB_VERSION_MINOR * 100u +
+	       SHMSLAB_VERSION_PATCH;
+}

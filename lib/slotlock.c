@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-slot reader-writer lock, shared by processes.  It must record who
+ * holds it, exactly, so that the locks of a process that died can be taken
+ * away from it, which no POSIX lock allows:
+ *
+ *   - the writer is the process-table entry in the slot's state word, set by
+ *     the same CAS that takes the lock;
+ *   - each process that reads the slot has its bit set in the slot's reader
+ *     bitmap; its threads count their holds in process memory, and only the
+ *     thread that moves the count between 0 and 1 touches the bit.
+ *
+ * A reader sets its bit and then looks for a writer; a writer sets itself in
+ * the state word and then looks for reader bits.  Both sides use sequentially
+ * consistent operations, so at least one of them sees the other (Dekker):
+ * the reader backs out, or the writer waits for the reader to leave.
+ * Waiting is a futex sleep on a shared word, never a spin.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+#define RC_BUSY	      UINT32_MAX /* a thread is moving this process's count between 0 and 1 */
+#define WAIT_SLICE_MS 100	 /* waits wake up this often to look at the world again */
+
+/* The low half of the state word: writer, waiters, torn, owner and kind. */
+static _Atomic uint32_t *state_futex(struct slot_meta *m)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (_Atomic uint32_t *)(void *)&m->state;
+#else
+	return (_Atomic uint32_t *)(void *)((char *)&m->state + 4);
+#endif
+}
+
+static bool st_readable(uint64_t st, uint32_t gen)
+{
+	uint32_t kind = st_kind(st);
+
+	return (kind == KIND_OWNED || kind == KIND_QUEUED) && st_gen(st) == gen;
+}
+
+/*
+ * Sleep until the state word moves on from SEEN, whose writer field is set.
+ * Sets the waiters bit first so the writer knows to wake us.
+ */
+int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+
+	if (!(st_low(seen) & ST_WAITERS)) {
+		uint64_t want = seen | ST_WAITERS;
+
+		/* acq_rel: on failure the word moved on and the caller looks again */
+		if (!sa_cas_acq_rel_u64(&m->state, &seen, want))
+			return 0;
+		seen = want;
+	}
+	return shmslab__os_futex_wait(state_futex(m), st_low(seen), WAIT_SLICE_MS);
+}
+
+/* A reader left: wake the writer if it sleeps on the drain word. */
+static void drain_notify(struct slot_meta *m)
+{
+	/* seq_cst: pairs with the writer's seq_cst exchange before its reader check */
+	if (sa_load_seq_cst_u32(&m->drain) != 0 && sa_exchange_acq_rel_u32(&m->drain, 0) != 0)
+		shmslab__os_futex_wake(&m->drain);
+}
+
+static void reader_bit(uint32_t entry, uint32_t *word, uint64_t *bit)
+{
+	*word = entry / 64;
+	*bit = UINT64_C(1) << (entry % 64);
+}
+
+int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	_Atomic uint32_t *rc = slot_rcount(s, idx);
+	unsigned round = 0;
+	uint32_t word;
+	uint64_t bit, st;
+
+	reader_bit(s->self, &word, &bit);
+	for (;;) {
+		uint32_t c = sa_load_acquire_u32(rc);
+
+		if (c == RC_BUSY) {
+			shmslab__os_backoff(&round);
+			continue;
+		}
+		if (c > 0) {
+			/*
+			 * Our bit is set, so no writer is inside: join, even if one
+			 * waits for the bit to clear.  Waiting for it instead would
+			 * deadlock a thread that already holds a read lock here.
+			 */
+			st = sa_load_acquire_u64(&m->state);
+			if (!st_readable(st, gen))
+				return -ESTALE;
+			if (st_low(st) & ST_TORN)
+				return -EOWNERDEAD;
+			/* acq_rel: a failed join retries from a fresh count */
+			if (sa_cas_acq_rel_u32(rc, &c, c + 1))
+				return 0;
+			continue;
+		}
+		if (!sa_cas_acq_rel_u32(rc, &c, RC_BUSY))
+			continue;
+		/* seq_cst, set then look: pairs with the writer's CAS then look */
+		sa_fetch_or_seq_cst_u64(&m->readers[word], bit);
+		st = sa_load_seq_cst_u64(&m->state);
+		if (st_readable(st, gen) && st_writer(st) == 0 && !(st_low(st) & ST_TORN)) {
+			/* release: the hold is published to our other threads */
+			sa_store_release_u32(rc, 1);
+			return 0;
+		}
+		sa_fetch_and_seq_cst_u64(&m->readers[word], ~bit);
+		drain_notify(m);
+		sa_store_release_u32(rc, 0);
+		if (!st_readable(st, gen))
+			return -ESTALE;
+		if (st_writer(st) == 0)
+			return -EOWNERDEAD;
+		shmslab__slot_wait_writer(s, idx, st);
+	}
+}
+
+void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	_Atomic uint32_t *rc = slot_rcount(s, idx);
+	unsigned round = 0;
+	uint32_t word;
+	uint64_t bit;
+
+	reader_bit(s->self, &word, &bit);
+	for (;;) {
+		uint32_t c = sa_load_acquire_u32(rc);
+
+		if (c == 0)
+			return; /* not held: a view released twice; nothing to undo */
+		if (c == RC_BUSY) {
+			shmslab__os_backoff(&round);
+			continue;
+		}
+		if (c > 1) {
+			if (sa_cas_acq_rel_u32(rc, &c, c - 1))
+				return;
+			continue;
+		}
+		if (!sa_cas_acq_rel_u32(rc, &c, RC_BUSY))
+			continue;
+		/* seq_cst: the cleared bit is ordered before our look at the drain word */
+		sa_fetch_and_seq_cst_u64(&m->readers[word], ~bit);
+		drain_notify(m);
+		sa_store_release_u32(rc, 0);
+		return;
+	}
+}
+
+/* Readers were seen on IDX: sleep on the drain word until they have all left. */
+void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+
+	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		/* seq_cst: pairs with the reader's bit-set then state look */
+		while (sa_load_seq_cst_u64(&m->readers[w]) != 0) {
+			/* announce the sleep, then look again, so a reader that left
+			 * in between either is seen gone or sees the announcement */
+			sa_exchange_seq_cst_u32(&m->drain, 1);
+			if (sa_load_seq_cst_u64(&m->readers[w]) == 0)
+				break;
+			shmslab__os_futex_wait(&m->drain, 1, WAIT_SLICE_MS);
+		}
+	}
+	/* relaxed: nobody sleeps on the word now; this only spares readers a wake */
+	sa_store_relaxed_u32(&m->drain, 0);
+}
+
+int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	uint64_t st = sa_load_acquire_u64(&m->state);
+
+	for (;;) {
+		if (!st_readable(st, gen))
+			return -ESTALE;
+		if (st_writer(st) != 0) {
+			shmslab__slot_wait_writer(s, idx, st);
+			st = sa_load_acquire_u64(&m->state);
+			continue;
+		}
+		/* seq_cst: the writer field is set before we look at the readers */
+		if (sa_cas_seq_cst_u64(&m->state, &st, st | (s->self + 1)))
+			break;
+	}
+	shmslab__slot_drain_readers(s, idx);
+	return 0;
+}
+
+/* Release the write lock.  COMPLETE: the message is whole, so it is no longer torn. */
+void shmslab__slot_write_unlock(struct shmslab *s, uint32_t idx, bool complete)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	uint64_t st = sa_load_relaxed_u64(&m->state);
+	uint64_t clear = ST_WRITER_MASK | ST_WAITERS | (complete ? ST_TORN : 0);
+	uint64_t want;
+
+	do
+		want = (st & ~clear) | (complete ? 0 : ST_TORN);
+	/* release: the message bytes and length are visible to the next holder */
+	while (!sa_cas_acq_rel_u64(&m->state, &st, want));
+	if (st_low(st) & ST_WAITERS)
+		shmslab__os_futex_wake(state_futex(m));
+}
+
+uint32_t shmslab__slot_reader_count(const struct shmslab *s, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	uint32_t n = 0;
+
+	for (uint32_t w = 0; w < s->g.reader_words; w++)
+		n += (uint32_t)__builtin_popcountll(sa_load_relaxed_u64(&m->readers[w]));
+	return n;
+}
+
+/*
+ * Take away whatever process-table entry ENTRY holds on IDX: its read lock,
+ * and its write lock, whose message is then torn since the write never
+ * finished.  For a process that detaches, or one that died.
+ */
+void shmslab__slot_release_proc(struct shmslab *s, uint32_t idx, uint32_t entry)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	uint64_t st = sa_load_acquire_u64(&m->state);
+	uint32_t word;
+	uint64_t bit;
+
+	reader_bit(entry, &word, &bit);
+	if (sa_load_relaxed_u64(&m->readers[word]) & bit) {
+		/* seq_cst: as a reader leaving */
+		sa_fetch_and_seq_cst_u64(&m->readers[word], ~bit);
+		drain_notify(m);
+	}
+	while (st_writer(st) == entry + 1) {
+		uint64_t want = (st & ~(uint64_t)(ST_WRITER_MASK | ST_WAITERS)) | ST_TORN;
+
+		/* acq_rel: as a writer leaving; on failure look again */
+		if (sa_cas_acq_rel_u64(&m->state, &st, want)) {
+			if (st_low(st) & ST_WAITERS)
+				shmslab__os_futex_wake(state_futex(m));
+			break;
+		}
+	}
+}

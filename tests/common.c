@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared test helpers; see common.h.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+/* The pid of the runner process: forked test children inherit it. */
+static pid_t runner_pid;
+static unsigned name_counter;
+
+static void name_prefix(char *buf, size_t len)
+{
+	snprintf(buf, len, "shmslab-t%ld-", (long)runner_pid);
+}
+
+void test_name(char *buf)
+{
+	char prefix[32];
+
+	name_prefix(prefix, sizeof(prefix));
+	snprintf(buf, TEST_NAME_MAX, "/%s%ld-%u", prefix, (long)getpid(), ++name_counter);
+}
+
+void test_cleanup(void)
+{
+	char prefix[32], path[PATH_MAX];
+	struct dirent *d;
+	DIR *dir = opendir("/dev/shm");
+
+	if (dir == NULL)
+		return;
+	name_prefix(prefix, sizeof(prefix));
+	while ((d = readdir(dir)) != NULL) {
+		if (strncmp(d->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/%s", d->d_name);
+		shm_unlink(path);
+	}
+	closedir(dir);
+}
+
+struct shmslab *test_create(const char *name, uint32_t slots, uint32_t size)
+{
+	struct shmslab_config cfg;
+	struct shmslab *slab = NULL;
+	int err;
+
+	shmslab_config_init(&cfg);
+	cfg.slot_count = slots;
+	cfg.slot_size = size;
+	err = shmslab_create(name, &cfg, &slab);
+	ck_assert_msg(err == 0, "create %s: %s", name, shmslab_strerror(err));
+	return slab;
+}
+
+int test_main(Suite *suite)
+{
+	SRunner *sr;
+
+	runner_pid = getpid();
+	sr = srunner_create(suite);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	srunner_free(sr);
+	/* the tests ran in children, some of which may have crashed before
+	 * unlinking: whatever any of them made goes now */
+	test_cleanup();
+	/* every result, failures included, went out as TAP: the exit status is
+	 * kept for the runner itself failing, so a failure counts once */
+	return 0;
+}
+
+const char *test_program(const char *relative)
+{
+	static char path[PATH_MAX];
+	const char *top = getenv("top_builddir");
+
+	snprintf(path, sizeof(path), "%s/%s", top ? top : ".", relative);
+	return path;
+}
+
+void *test_map_raw(const char *name, size_t *len)
+{
+	struct stat st;
+	void *p;
+	int fd = shm_open(name, O_RDWR, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+uint64_t test_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A separate program for the multi-process tests: it links the installed
+ * form of the library and does one job on a segment, so that the tests
+ * exercise unrelated processes, not only fork children.
+ *
+ *   create NAME SLOTS SIZE     create the segment and detach
+ *   produce NAME COUNT         store COUNT messages, print their references
+ *   consume NAME               read references from stdin, check, free them
+ *   writer NAME REF MS         write the slot over and over for MS ms
+ *   reader NAME REF MS         read the slot over and over for MS ms
+ *   hold-read NAME REF         hold a read view until stdin closes
+ *   hold-write NAME REF        hold a write view until stdin closes
+ *
+ * Exit status 0 on success; 3 when a check of mutual exclusion fails.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmslab.h"
+
+static struct shmslab *slab;
+static const char *segment;
+
+static void fail(const char *what, int err)
+{
+	fprintf(stderr, "slab-helper: %s %s: %s\n", what, segment, shmslab_strerror(err));
+	exit(1);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A message that carries its own check: "n=<i> sum=<sum of the digits of i * 7919>" */
+static int message(char *buf, size_t cap, unsigned i)
+{
+	unsigned sum = 0;
+
+	for (unsigned v = i * 7919u; v; v /= 10)
+		sum += v % 10;
+	return snprintf(buf, cap, "n=%u sum=%u", i, sum);
+}
+
+static int produce(unsigned count)
+{
+	char msg[64];
+
+	for (unsigned i = 0; i < count; i++) {
+		shmslab_ref ref;
+		int len = message(msg, sizeof(msg), i), err = shmslab_alloc(slab, &ref);
+
+		if (err == 0)
+			err = shmslab_store(slab, ref, msg, (size_t)len);
+		if (err)
+			fail("produce", err);
+		printf("%" PRIx64 "\n", ref);
+	}
+	return 0;
+}
+
+static int consume(void)
+{
+	char line[64], msg[64], want[64];
+	unsigned n = 0;
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		shmslab_ref ref = strtoull(line, NULL, 16);
+		ssize_t len = shmslab_read(slab, ref, msg, sizeof(msg));
+		unsigned i;
+		int err;
+
+		if (len < 0)
+			fail("consume", (int)len);
+		if (sscanf(msg, "n=%u", &i) != 1 || message(want, sizeof(want), i) != len ||
+		    memcmp(msg, want, (size_t)len) != 0) {
+			fprintf(stderr, "slab-helper: bad message '%.*s'\n", (int)len, msg);
+			return 3;
+		}
+		err = shmslab_free(slab, ref);
+		if (err)
+			fail("free", err);
+		n++;
+	}
+	printf("%u\n", n);
+	return 0;
+}
+
+/*
+ * The first 8 bytes of the slot hold the pid of the writer inside, 0 when
+ * none is; the rest is one byte value.  A writer that finds another pid, or
+ * a reader that finds any pid or two byte values, proves the lock broken.
+ */
+static int write_loop(shmslab_ref ref, unsigned ms)
+{
+	uint64_t end = now_ms() + ms, me = (uint64_t)getpid(), rounds = 0;
+	struct shmslab_view v;
+
+	while (now_ms() < end) {
+		uint64_t marker;
+		int err = shmslab_write_begin(slab, ref, &v);
+
+		if (err)
+			fail("write_begin", err);
+		memcpy(&marker, v.data, 8);
+		if (v.len >= 8 && marker != 0)
+			return 3;
+		memcpy(v.data, &me, 8);
+		memset((char *)v.data + 8, (int)(rounds & 0xff), v.cap - 8);
+		memcpy(&marker, v.data, 8);
+		if (marker != me)
+			return 3;
+		memset(v.data, 0, 8);
+		v.len = v.cap;
+		err = shmslab_write_end(slab, &v);
+		if (err)
+			fail("write_end", err);
+		rounds++;
+	}
+	printf("%" PRIu64 "\n", rounds);
+	return rounds > 0 ? 0 : 1;
+}
+
+static int read_loop(shmslab_ref ref, unsigned ms)
+{
+	uint64_t end = now_ms() + ms, rounds = 0;
+	struct shmslab_view v;
+
+	while (now_ms() < end) {
+		const unsigned char *p;
+		uint64_t marker;
+		int err = shmslab_read_begin(slab, ref, &v);
+
+		if (err)
+			fail("read_begin", err);
+		p = v.data;
+		memcpy(&marker, p, 8);
+		if (v.len >= 8 && marker != 0)
+			return 3;
+		for (size_t i = 9; i < v.len; i++)
+			if (p[i] != p[8])
+				return 3;
+		err = shmslab_read_end(slab, &v);
+		if (err)
+			fail("read_end", err);
+		rounds++;
+	}
+	printf("%" PRIu64 "\n", rounds);
+	return rounds > 0 ? 0 : 1;
+}
+
+static int hold(shmslab_ref ref, int write)
+{
+	struct shmslab_view v;
+	char c;
+	int err = write ? shmslab_write_begin(slab, ref, &v) : shmslab_read_begin(slab, ref, &v);
+
+	if (err)
+		fail("hold", err);
+	printf("held\n");
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
+	if (write) {
+		memcpy(v.data, "from helper", 11);
+		v.len = 11;
+		err = shmslab_write_end(slab, &v);
+	} else {
+		err = shmslab_read_end(slab, &v);
+	}
+	if (err)
+		fail("hold end", err);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 2 ? argv[1] : "";
+	int err, status;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: slab-helper COMMAND NAME [ARG]...\n");
+		return 2;
+	}
+	segment = argv[2];
+	if (strcmp(cmd, "create") == 0 && argc == 5) {
+		struct shmslab_config cfg;
+
+		shmslab_config_init(&cfg);
+		cfg.slot_count = (uint32_t)atoi(argv[3]);
+		cfg.slot_size = (uint32_t)atoi(argv[4]);
+		err = shmslab_create(segment, &cfg, &slab);
+		if (err)
+			fail("create", err);
+		return shmslab_close(slab);
+	}
+	err = shmslab_open(segment, &slab);
+	if (err)
+		fail("open", err);
+	if (strcmp(cmd, "produce") == 0 && argc == 4)
+		status = produce((unsigned)atoi(argv[3]));
+	else if (strcmp(cmd, "consume") == 0 && argc == 3)
+		status = consume();
+	else if (strcmp(cmd, "writer") == 0 && argc == 5)
+		status = write_loop(strtoull(argv[3], NULL, 16), (unsigned)atoi(argv[4]));
+	else if (strcmp(cmd, "reader") == 0 && argc == 5)
+		status = read_loop(strtoull(argv[3], NULL, 16), (unsigned)atoi(argv[4]));
+	else if (strcmp(cmd, "hold-read") == 0 && argc == 4)
+		status = hold(strtoull(argv[3], NULL, 16), 0);
+	else if (strcmp(cmd, "hold-write") == 0 && argc == 4)
+		status = hold(strtoull(argv[3], NULL, 16), 1);
+	else
+		status = 2;
+	shmslab_close(slab);
+	return status;
+}

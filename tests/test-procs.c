@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process table: one entry per attachment, -EUSERS past max_procs,
+ * entries reused after detach, and the byte lock that proves an entry's
+ * holder is alive, which a fork child must not keep on its parent's behalf.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "internal.h"
+
+#define PROCS 3
+
+static char name[TEST_NAME_MAX];
+static struct shmslab *creator;
+
+static void setup(void)
+{
+	struct shmslab_config cfg;
+
+	shmslab_config_init(&cfg);
+	cfg.slot_count = 8;
+	cfg.slot_size = 64;
+	cfg.max_procs = PROCS;
+	test_name(name);
+	ck_assert_int_eq(shmslab_create(name, &cfg, &creator), 0);
+}
+
+static void teardown(void)
+{
+	shmslab_close(creator);
+	ck_assert_int_eq(shmslab_unlink(name), 0);
+}
+
+/* Whether someone holds the byte lock of process-table entry ENTRY. */
+static bool entry_locked(uint32_t entry)
+{
+	struct flock fl;
+	int fd = shm_open(name, O_RDWR, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = entry;
+	fl.l_len = 1;
+	ck_assert_int_eq(fcntl(fd, F_OFD_GETLK, &fl), 0);
+	close(fd);
+	return fl.l_type != F_UNLCK;
+}
+
+static uint64_t procs_attached(void)
+{
+	struct shmslab_stats st;
+
+	ck_assert_int_eq(shmslab_stat(creator, &st), 0);
+	return st.procs;
+}
+
+START_TEST(test_procs_eusers)
+{
+	struct shmslab *h[PROCS], *extra = (struct shmslab *)&extra, *inspector;
+
+	ck_assert_uint_eq(procs_attached(), 1);
+	for (int i = 1; i < PROCS; i++)
+		ck_assert_int_eq(shmslab_open(name, &h[i]), 0);
+	ck_assert_uint_eq(procs_attached(), PROCS);
+	ck_assert_int_eq(shmslab_open(name, &extra), -EUSERS);
+	ck_assert_ptr_null(extra);
+	/* inspection takes no entry, so it works on a full table */
+	ck_assert_int_eq(shmslab_inspect(name, &inspector), 0);
+	shmslab_close(inspector);
+	/* a freed entry is taken again */
+	shmslab_close(h[1]);
+	ck_assert_uint_eq(procs_attached(), PROCS - 1);
+	ck_assert_int_eq(shmslab_open(name, &h[1]), 0);
+	ck_assert_int_eq(shmslab_open(name, &extra), -EUSERS);
+	for (int i = 1; i < PROCS; i++)
+		shmslab_close(h[i]);
+	ck_assert_uint_eq(procs_attached(), 1);
+}
+END_TEST
+
+START_TEST(test_procs_info)
+{
+	struct shmslab_proc_info info;
+	struct shmslab *h;
+	int attached = 0, self = 0;
+
+	ck_assert_int_eq(shmslab_open(name, &h), 0);
+	for (uint32_t e = 0; e < PROCS; e++) {
+		ck_assert_int_eq(shmslab_proc_info(creator, e, &info), 0);
+		ck_assert_uint_eq(info.entry, e);
+		if (info.attached) {
+			attached++;
+			ck_assert_int_eq(info.pid, getpid());
+		}
+		self += info.self;
+	}
+	ck_assert_int_eq(attached, 2);
+	ck_assert_int_eq(self, 1);
+	ck_assert_int_eq(shmslab_proc_info(creator, PROCS, &info), -EINVAL);
+	shmslab_close(h);
+}
+END_TEST
+
+START_TEST(test_procs_liveness_lock)
+{
+	struct shmslab *h;
+	uint32_t entry;
+
+	ck_assert_int_eq(shmslab_open(name, &h), 0);
+	entry = h->self;
+	ck_assert(entry_locked(creator->self));
+	ck_assert(entry_locked(entry));
+	ck_assert(!entry_locked(PROCS - 1));
+	shmslab_close(h);
+	ck_assert(!entry_locked(entry));
+}
+END_TEST
+
+START_TEST(test_procs_fork_child_drops_parent_lock)
+{
+	struct shmslab *h;
+	uint32_t entry;
+	int pipefd[2], ready[2], status;
+	pid_t child;
+	char c;
+
+	ck_assert_int_eq(shmslab_open(name, &h), 0);
+	entry = h->self;
+	ck_assert_int_eq(pipe(pipefd), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		/* past fork(), the library's handler has run: say so, then keep
+		 * living, with the inherited handle, until the parent says */
+		close(pipefd[1]);
+		_exit(write(ready[1], "r", 1) == 1 && read(pipefd[0], &c, 1) >= 0 ? 0 : 1);
+	}
+	close(pipefd[0]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	/* the parent detaches while its child lives on: the entry must read free,
+	 * so the child's inherited descriptor must not hold the parent's lock */
+	shmslab_close(h);
+	ck_assert(!entry_locked(entry));
+	close(pipefd[1]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
+START_TEST(test_procs_child_attaches_itself)
+{
+	struct shmslab_proc_info info;
+	int status, found = 0;
+	pid_t child = fork();
+
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct shmslab *own;
+		shmslab_ref ref;
+		int ok = shmslab_alloc(creator, &ref) == -ECHILD && shmslab_open(name, &own) == 0 &&
+			 shmslab_alloc(own, &ref) == 0 && shmslab_store(own, ref, "kid", 3) == 0;
+
+		/* stay attached until killed, so the parent sees the entry */
+		if (ok) {
+			raise(SIGSTOP);
+			pause();
+		}
+		_exit(1);
+	}
+	ck_assert_int_eq(waitpid(child, &status, WUNTRACED), child);
+	ck_assert(WIFSTOPPED(status));
+	for (uint32_t e = 0; e < PROCS; e++) {
+		ck_assert_int_eq(shmslab_proc_info(creator, e, &info), 0);
+		found += info.attached && info.pid == child;
+	}
+	ck_assert_int_eq(found, 1);
+	kill(child, SIGKILL);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("procs");
+	TCase *tc = tcase_create("procs");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_procs_eusers);
+	tcase_add_test(tc, test_procs_info);
+	tcase_add_test(tc, test_procs_liveness_lock);
+	tcase_add_test(tc, test_procs_fork_child_drops_parent_lock);
+	tcase_add_test(tc, test_procs_child_attaches_itself);
+	suite_add_tcase(s, tc);
+	return test_main(s);
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Many threads of one process on one segment: nothing is lost, duplicated
+ * or torn, including with more threads than a process has journal lanes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "internal.h"
+
+#define SLOTS	  64
+#define SLOT_SIZE 256
+
+static char name[TEST_NAME_MAX];
+static struct shmslab *slab;
+
+static void setup(void)
+{
+	test_name(name);
+	slab = test_create(name, SLOTS, SLOT_SIZE);
+}
+
+static void teardown(void)
+{
+	shmslab_close(slab);
+	ck_assert_int_eq(shmslab_unlink(name), 0);
+}
+
+static void assert_all_free(void)
+{
+	struct shmslab_stats st;
+
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.available, SLOTS);
+	ck_assert_uint_eq(st.allocated, 0);
+	ck_assert_uint_eq(st.busy, 0);
+}
+
+struct churner {
+	uint32_t id;
+	int rounds;
+	int errors;
+	int enospc;
+};
+
+/* Allocate, store a message naming this thread and round, read it back, free. */
+static void *churn(void *arg)
+{
+	struct churner *c = arg;
+	char msg[SLOT_SIZE], buf[SLOT_SIZE];
+
+	for (int r = 0; r < c->rounds; r++) {
+		shmslab_ref ref;
+		int len = snprintf(msg, sizeof(msg), "thread %u round %d", c->id, r);
+		int err = shmslab_alloc(slab, &ref);
+
+		if (err == -ENOSPC) {
+			c->enospc++;
+			continue;
+		}
+		if (err || shmslab_store(slab, ref, msg, (size_t)len) != 0 ||
+		    shmslab_read(slab, ref, buf, sizeof(buf)) != len ||
+		    memcmp(msg, buf, (size_t)len) != 0 || shmslab_free(slab, ref) != 0 ||
+		    shmslab_free(slab, ref) != -ESTALE)
+			c->errors++;
+	}
+	return NULL;
+}
+
+static void run_churners(unsigned n, int rounds)
+{
+	struct churner c[32];
+	pthread_t t[32];
+
+	ck_assert_uint_le(n, 32);
+	for (unsigned i = 0; i < n; i++) {
+		c[i] = (struct churner){ i, rounds, 0, 0 };
+		pthread_create(&t[i], NULL, churn, &c[i]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(c[i].errors == 0, "thread %u: %d errors", i, c[i].errors);
+	}
+}
+
+START_TEST(test_threads_churn)
+{
+	run_churners(8, 20000);
+	assert_all_free();
+}
+END_TEST
+
+START_TEST(test_threads_more_than_lanes)
+{
+	/* past LANES - 1 threads, the rest share one lane under a mutex */
+	run_churners(LANES + 8, 3000);
+	assert_all_free();
+}
+END_TEST
+
+struct holder {
+	int held, errors;
+};
+
+/* Take every slot there is, hold them a moment, give them all back. */
+static void *hoard(void *arg)
+{
+	struct holder *h = arg;
+	shmslab_ref refs[SLOTS];
+
+	for (int round = 0; round < 200; round++) {
+		int n = 0;
+
+		while (n < SLOTS && shmslab_alloc(slab, &refs[n]) == 0)
+			n++;
+		h->held += n;
+		while (n > 0)
+			if (shmslab_free(slab, refs[--n]) != 0)
+				h->errors++;
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_exhaustion_loses_nothing)
+{
+	struct holder h[6] = { { 0, 0 } };
+	pthread_t t[6];
+	int held = 0;
+
+	for (int i = 0; i < 6; i++)
+		pthread_create(&t[i], NULL, hoard, &h[i]);
+	for (int i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(h[i].errors, 0);
+		held += h[i].held;
+	}
+	ck_assert_int_gt(held, 0);
+	assert_all_free();
+}
+END_TEST
+
+/* Writers fill the whole message with one byte value; readers must never see two. */
+struct rw {
+	shmslab_ref ref;
+	_Atomic int stop;
+	_Atomic int inside; /* writers inside at once */
+	int violations, reads, writes;
+	pthread_mutex_t count_lock;
+};
+
+static void *rw_writer(void *arg)
+{
+	struct rw *rw = arg;
+	struct shmslab_view v;
+	int writes = 0, bad = 0;
+
+	for (uint8_t value = 1; !atomic_load(&rw->stop); value++) {
+		if (shmslab_write_begin(slab, rw->ref, &v) != 0) {
+			bad++;
+			break;
+		}
+		if (atomic_fetch_add(&rw->inside, 1) != 0)
+			bad++;
+		memset(v.data, value, v.cap);
+		v.len = v.cap;
+		atomic_fetch_sub(&rw->inside, 1);
+		if (shmslab_write_end(slab, &v) != 0)
+			bad++;
+		writes++;
+	}
+	pthread_mutex_lock(&rw->count_lock);
+	rw->violations += bad;
+	rw->writes += writes;
+	pthread_mutex_unlock(&rw->count_lock);
+	return NULL;
+}
+
+static void *rw_reader(void *arg)
+{
+	struct rw *rw = arg;
+	struct shmslab_view v;
+	int reads = 0, bad = 0;
+
+	while (!atomic_load(&rw->stop)) {
+		const uint8_t *p;
+
+		if (shmslab_read_begin(slab, rw->ref, &v) != 0) {
+			bad++;
+			break;
+		}
+		if (atomic_load(&rw->inside) != 0)
+			bad++;
+		p = v.data;
+		for (size_t i = 1; i < v.len; i++)
+			bad += p[i] != p[0];
+		if (shmslab_read_end(slab, &v) != 0)
+			bad++;
+		reads++;
+	}
+	pthread_mutex_lock(&rw->count_lock);
+	rw->violations += bad;
+	rw->reads += reads;
+	pthread_mutex_unlock(&rw->count_lock);
+	return NULL;
+}
+
+START_TEST(test_threads_readers_writers_one_slot)
+{
+	struct rw rw;
+	pthread_t t[6];
+
+	memset(&rw, 0, sizeof(rw));
+	pthread_mutex_init(&rw.count_lock, NULL);
+	ck_assert_int_eq(shmslab_alloc(slab, &rw.ref), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, rw_writer, &rw);
+	for (int i = 2; i < 6; i++)
+		pthread_create(&t[i], NULL, rw_reader, &rw);
+	usleep(800 * 1000);
+	atomic_store(&rw.stop, 1);
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(rw.violations, 0);
+	ck_assert_int_gt(rw.reads, 0);
+	ck_assert_int_gt(rw.writes, 0);
+	ck_assert_int_eq(shmslab_free(slab, rw.ref), 0);
+	pthread_mutex_destroy(&rw.count_lock);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("threads");
+	TCase *tc = tcase_create("threads");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_threads_churn);
+	tcase_add_test(tc, test_threads_more_than_lanes);
+	tcase_add_test(tc, test_threads_exhaustion_loses_nothing);
+	tcase_add_test(tc, test_threads_readers_writers_one_slot);
+	suite_add_tcase(s, tc);
+	return test_main(s);
+}
