@@ -1,0 +1,56 @@
+# shellcheck shell=sh
+# SPDX-License-Identifier: MIT
+# What the scripts share: install missing Debian packages, then build the tree.
+# Source it from a script in scripts/; it sets $top to the top of the tree.
+
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+say() {
+	printf '==> %s\n' "$*"
+}
+
+# Install those of the given Debian packages that are missing (apt-get only).
+need_packages() {
+	missing=
+	for pkg in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+			missing="$missing $pkg"
+		fi
+	done
+	[ -z "$missing" ] && return 0
+	sudo=
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1; then
+			sudo=sudo
+		else
+			echo "error: these packages are missing and installing them needs root:$missing" >&2
+			exit 1
+		fi
+	fi
+	say "installing:$missing"
+	$sudo apt-get update -q
+	# shellcheck disable=SC2086 # one word per package
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
+}
+
+# What building and testing needs, on top of a C compiler.
+need_build_packages() {
+	need_packages gcc g++ make autoconf automake libtool pkgconf check
+}
+
+# Configure (once) and build the tree in place; after that, make itself
+# reruns the autotools when configure.ac or a Makefile.am changes.
+build() {
+	cd "$top"
+	if [ ! -x configure ]; then
+		say "autoreconf"
+		autoreconf -fi
+	fi
+	if [ ! -f Makefile ]; then
+		say "configure"
+		./configure --quiet
+	fi
+	say "make"
+	make -j"$(nproc)" --no-print-directory
+}
