@@ -36,9 +36,9 @@ extern "C" {
 #endif
 
 #define SHMSLAB_VERSION_MAJOR  0
-#define SHMSLAB_VERSION_MINOR  1
+#define SHMSLAB_VERSION_MINOR  2
 #define SHMSLAB_VERSION_PATCH  0
-#define SHMSLAB_VERSION_STRING "0.1.0"
+#define SHMSLAB_VERSION_STRING "0.2.0"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SHMSLAB_NODISCARD __attribute__((warn_unused_result))
@@ -98,16 +98,18 @@ struct shmslab_view { /* a zero-copy window on one slot, held locked */
 
 struct shmslab_stats { /* a consistent-enough snapshot for diagnostics */
 	uint64_t slot_size, slot_count, max_slots;
-	uint64_t available; /* slots on the free lists */
+	uint64_t available; /* free slots: on the free lists, kept back, or lost by a dead
+	                       process in the middle of a free until recovery finds them */
 	uint64_t allocated; /* slots held by processes */
 	uint64_t queued;    /* references waiting in the handoff queue */
-	uint64_t procs;	    /* processes attached now */
+	uint64_t procs;	    /* processes attached now (alive) */
 	uint64_t max_procs;
 	/* Additions to the contract: */
 	uint64_t layout_version; /* format of the segment */
 	uint64_t shards;	 /* free-list shards */
 	uint64_t unowned;	 /* allocated slots whose allocator detached */
 	uint64_t busy;		 /* slots being freed, waiting for their readers */
+	uint64_t dead_procs;	 /* entries of processes that died, not yet recovered */
 };
 
 /* Fill in the defaults above. */
@@ -215,6 +217,34 @@ SHMSLAB_API SHMSLAB_NODISCARD int shmslab_write_end(struct shmslab *slab, struct
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st);
 
+/*
+ * Reclaim what processes that died were holding: their locks (a write left
+ * unfinished tears its message: readers get -EOWNERDEAD), the slots they
+ * owned, kept back or were in the middle of allocating or freeing (back to
+ * the free lists), and their process-table entries.  Returns how many things
+ * it reclaimed (slots + locks + entries), 0 when nothing was dead.  A slot
+ * that a live process still reads is left for a later recovery.  The library
+ * also recovers by itself: a wait that outlasts a short timeout takes a dead
+ * holder's lock away, alloc recovers before answering -ENOSPC, and attach
+ * before answering -EUSERS.  Errors: -EPERM (an inspect handle), -ENOMEM,
+ * SHMSLAB_ECORRUPT.
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_recover(struct shmslab *slab);
+
+/* Addition to the contract: what a recovery reclaimed, by kind. */
+struct shmslab_recovery {
+	uint64_t slots; /* back on the free lists */
+	uint64_t locks; /* read and write locks released */
+	uint64_t procs; /* process-table entries freed */
+};
+
+/*
+ * shmslab_recover, filling in *what by kind; what a recovery done by
+ * shmslab_open on a full table reclaimed is counted in the first call.
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_recover_counts(struct shmslab *slab,
+							 struct shmslab_recovery *what);
+
 /* Additions to the contract: per-slot and per-process detail for tools. */
 enum shmslab_slot_state {
 	SHMSLAB_SLOT_FREE = 0,	 /* on a free list */
@@ -228,7 +258,7 @@ struct shmslab_slot_info {
 	uint32_t generation;
 	uint32_t state;	  /* enum shmslab_slot_state */
 	uint64_t len;	  /* message length */
-	int32_t owner;	  /* process-table entry of the allocator, -1 if none */
+	int32_t owner;	  /* entry of the allocator (while BUSY, of the freer), -1 if none */
 	int32_t writer;	  /* entry holding the write lock, -1 if none */
 	uint32_t readers; /* processes holding a read lock */
 	uint32_t torn;	  /* the last writer died in the middle of a write */
@@ -240,9 +270,19 @@ SHMSLAB_API SHMSLAB_NODISCARD int shmslab_slot_info(struct shmslab *slab, uint64
 
 struct shmslab_proc_info {
 	uint32_t entry;	   /* index in the process table */
-	uint32_t attached; /* 1 if a process holds this entry */
+	uint32_t attached; /* 1 if a process holds this entry, alive or dead */
+	uint32_t alive;	   /* 1 if that process still runs; 0: dead, not yet recovered */
 	uint32_t self;	   /* 1 if this is the caller's own entry */
 	int64_t pid;
+	/* what it holds (counted over every slot: O(slots)) */
+	uint64_t owned;	  /* slots it allocated */
+	uint64_t kept;	  /* free slots it keeps back for its next alloc */
+	uint64_t reading; /* slots it holds a read lock on */
+	uint64_t writing; /* slots it holds the write lock of */
+	/* for a dead process: the operation it died in the middle of, if any */
+	uint32_t died_in; /* 0 none, 1 alloc, 2 free, 3 growing the segment */
+	uint32_t pad;
+	int64_t died_slot; /* the slot that operation was moving, -1 if none */
 };
 
 /* Fill in *info for process-table entry ENTRY.  Errors: -EINVAL. */

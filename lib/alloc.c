@@ -61,26 +61,33 @@ static bool steal_cached(struct shmslab *s, uint32_t *idx, uint32_t *gen)
 	return false;
 }
 
+/* Push the chain [first, first + count) on this CPU's list, waiting out a recovery. */
+static void push_or_wait(struct shmslab *s, uint32_t first, uint32_t count)
+{
+	while (shmslab__freelist_push_range(s, current_shard(s), first, count) == -EAGAIN)
+		shmslab__recover_wait(s);
+}
+
 /*
  * The lists are empty and the segment is not at max_slots: add the rest of
  * the last page, or the next page, of slots and push them on this CPU's
- * list.  One process grows at a time, named in the grower word; the others
- * wait for it.  SEEN is the capacity the caller saw before it found the
- * lists empty.  Answers 0 when the caller should look at the lists again.
+ * list.  One process grows at a time, holding the growth lock (a byte lock,
+ * so a grower that dies lets go of it); the others sleep in the kernel until
+ * it is done.  SEEN is the capacity the caller saw before it found the lists
+ * empty.  Answers 0 when the caller should look at the lists again.
  */
 static int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
 {
-	_Atomic uint32_t *grower = &s->control->grower;
-	uint32_t none = 0, cap, end, p;
-	int err = 0;
+	uint32_t cap, end, p;
+	int err;
 
 	if (seen >= s->g.max_slots)
 		return -ENOSPC;
-	/* acq_rel: we see the last grower's work; it sees that we took over */
-	if (!sa_cas_acq_rel_u32(grower, &none, s->self + 1)) {
-		shmslab__os_futex_wait(grower, none, GROW_WAIT_MS);
-		return 0;
-	}
+	pthread_mutex_lock(&s->grow_lock);
+	err = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_grow(&s->g));
+	if (err)
+		goto out;
+	KILLPOINT(grow_claimed);
 	cap = sa_load_acquire_u32(&s->control->capacity);
 	if (cap == seen) { /* else another grew it meanwhile: just look again */
 		p = page_of(&s->g, cap);
@@ -92,18 +99,21 @@ static int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
 			for (uint32_t i = cap; i < end; i++)
 				sa_store_relaxed_u64(&slot_meta(s, i)->state,
 						     st_make(KIND_FREE, 0, 1));
+			KILLPOINT(grow_reserved);
 			/* the slots are built but on no list until the push below */
 			shmslab__lane_set(lane, LANE_GROW, cap);
 			/* release: whoever reads the new capacity sees the slots built */
 			sa_store_release_u32(&s->control->capacity, end);
+			KILLPOINT(grow_published);
 			err = shmslab__map_refresh(s, 0);
-			shmslab__freelist_push_range(s, current_shard(s), cap, end - cap);
+			push_or_wait(s, cap, end - cap);
 			shmslab__lane_set(lane, LANE_IDLE, 0);
+			KILLPOINT(grow_pushed);
 		}
 	}
-	/* release: the next grower sees the capacity we published */
-	sa_store_release_u32(grower, 0);
-	shmslab__os_futex_wake(grower);
+	shmslab__os_unlock_byte(s->lock_fd, lock_byte_grow(&s->g));
+out:
+	pthread_mutex_unlock(&s->grow_lock);
 	return err;
 }
 
@@ -118,13 +128,15 @@ static int slot_take(struct shmslab *s, uint32_t *idx, uint32_t *gen)
 	struct lane *lane = shmslab__lane_enter(s);
 	uint32_t kept = sa_load_relaxed_u32(&lane->cached);
 	uint32_t first, seen;
-	int err = -ENOSPC;
+	bool recovered = false;
+	int err;
 
 	if (kept != 0) {
 		sa_store_relaxed_u32(&lane->cached, 0);
 		/* it may have been taken over since; then it is simply gone */
 		if (slot_check(s, kept - 1) == 0 && claim_cached(s, kept - 1, s->self + 1, gen)) {
 			*idx = kept - 1;
+			KILLPOINT(alloc_kept_claimed);
 			shmslab__lane_leave(s, lane);
 			return 0;
 		}
@@ -133,18 +145,31 @@ static int slot_take(struct shmslab *s, uint32_t *idx, uint32_t *gen)
 	for (;;) {
 		/* acquire: a capacity raised by a grower comes with its slots built */
 		seen = sa_load_acquire_u32(&s->control->capacity);
+		err = -ENOSPC;
 		for (uint32_t i = 0; i < s->g.shards && err == -ENOSPC; i++)
 			err = shmslab__freelist_pop(s, (first + i) % s->g.shards, lane, idx);
+		if (err == -EAGAIN) {
+			shmslab__recover_wait(s);
+			continue;
+		}
 		if (err != -ENOSPC)
 			break;
 		if (steal_cached(s, idx, gen)) {
+			KILLPOINT(alloc_stolen);
 			err = 0;
 			goto out;
 		}
 		err = grow(s, lane, seen);
-		if (err)
+		if (err == 0)
+			continue;
+		if (err != -ENOSPC || recovered)
 			goto out;
-		err = -ENOSPC;
+		/* no slot, no room: what dead processes hold comes back first; our
+		 * lane must not name a slot we only looked at, or it stays lost */
+		shmslab__lane_set(lane, LANE_IDLE, 0);
+		if (shmslab__recover(s, NULL) <= 0)
+			goto out;
+		recovered = true;
 	}
 	if (err == 0) {
 		struct slot_meta *m = slot_meta(s, *idx);
@@ -157,6 +182,7 @@ static int slot_take(struct shmslab *s, uint32_t *idx, uint32_t *gen)
 		else
 			/* release: the slot is ours before the lane stops naming it */
 			sa_store_release_u64(&m->state, st_make(KIND_OWNED, s->self + 1, *gen));
+		KILLPOINT(alloc_owned);
 	}
 out:
 	/* a failed pop may have left the lane naming a slot that was never ours */
@@ -165,15 +191,23 @@ out:
 	return err;
 }
 
-/* Put IDX, held exclusively (FREEING) and drained of readers, on a free list. */
-static void slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen)
+/*
+ * Put IDX, held exclusively (FREEING) and drained of readers, on a free list,
+ * journalled in LANE: the lane names it from before its state reads FREE
+ * until it is on the list.
+ */
+void shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen)
 {
 	struct slot_meta *m = slot_meta(s, idx);
 
+	sa_store_relaxed_u32(&m->len, 0);
 	shmslab__lane_set(lane, LANE_FREE, idx);
+	KILLPOINT(free_journaled);
 	/* release: pairs with the acquire of whoever pops it */
 	sa_store_release_u64(&m->state, st_make(KIND_FREE, 0, gen));
-	shmslab__freelist_push(s, current_shard(s), idx);
+	KILLPOINT(free_marked);
+	push_or_wait(s, idx, 1);
+	KILLPOINT(free_pushed);
 	shmslab__lane_set(lane, LANE_IDLE, 0);
 }
 
@@ -187,13 +221,14 @@ static void slot_give(struct shmslab *s, uint32_t idx, uint32_t gen)
 	struct lane *lane = shmslab__lane_enter(s);
 	struct slot_meta *m = slot_meta(s, idx);
 
-	sa_store_relaxed_u32(&m->len, 0);
 	if (sa_load_relaxed_u32(&lane->cached) == 0) {
+		sa_store_relaxed_u32(&m->len, 0);
 		sa_store_relaxed_u32(&lane->cached, idx + 1);
+		KILLPOINT(free_kept);
 		/* release: whoever claims it sees the slot as we left it */
 		sa_store_release_u64(&m->state, st_make(KIND_CACHED, s->self + 1, gen));
 	} else {
-		slot_push(s, lane, idx, gen);
+		shmslab__slot_push(s, lane, idx, gen);
 	}
 	shmslab__lane_leave(s, lane);
 }
@@ -240,7 +275,9 @@ int shmslab_free(struct shmslab *slab, shmslab_ref ref)
 				       st_make(KIND_FREEING, slab->self + 1, next_gen)))
 			break;
 	}
+	KILLPOINT(free_freeing);
 	shmslab__slot_drain_readers(slab, idx);
+	KILLPOINT(free_drained);
 	slot_give(slab, idx, next_gen);
 	return 0;
 }
@@ -261,6 +298,8 @@ void shmslab__slots_leave(struct shmslab *s)
 		struct slot_meta *m = slot_meta(s, i);
 		uint64_t st;
 
+		if (i == cap / 2)
+			KILLPOINT(detach_partway);
 		shmslab__slot_release_proc(s, i, s->self);
 		st = sa_load_acquire_u64(&m->state);
 		for (;;) {
@@ -278,11 +317,12 @@ void shmslab__slots_leave(struct shmslab *s)
 			if (!sa_cas_acq_rel_u64(&m->state, &st, want))
 				continue;
 			if (st_kind(st) == KIND_CACHED)
-				slot_push(s, lane, i, st_gen(st));
+				shmslab__slot_push(s, lane, i, st_gen(st));
 			break;
 		}
 	}
 	for (uint32_t l = 0; l < LANES; l++)
 		sa_store_relaxed_u32(&s->me->lanes[l].cached, 0);
 	shmslab__lane_leave(s, lane);
+	KILLPOINT(detach_released);
 }

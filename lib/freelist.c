@@ -22,6 +22,11 @@ uint32_t shmslab__freelist_nil(const struct shmslab *s)
 	return (uint32_t)s->g.idx_mask;
 }
 
+uint32_t shmslab__freelist_blocked(const struct shmslab *s)
+{
+	return (uint32_t)s->g.idx_mask - 1;
+}
+
 static uint64_t head_next(const struct shmslab *s, uint64_t head, uint32_t top)
 {
 	uint64_t tag = head >> s->g.idx_bits;
@@ -29,35 +34,38 @@ static uint64_t head_next(const struct shmslab *s, uint64_t head, uint32_t top)
 	return ((tag + 1) << s->g.idx_bits) | top;
 }
 
-/* Push the chain [first, first + count), which the caller holds exclusively, onto SHARD. */
-void shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count)
+/*
+ * Push the chain [first, first + count), which the caller holds exclusively,
+ * onto SHARD.  -EAGAIN when a recoverer holds the list: wait, and push again.
+ */
+int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count)
 {
-	uint32_t nil = shmslab__freelist_nil(s);
 	_Atomic uint64_t *head = &s->shards[shard].head;
 	uint64_t h = sa_load_relaxed_u64(head);
 	unsigned round = 0;
 
 	if (count == 0)
-		return;
+		return 0;
 	for (uint32_t i = first; i + 1 < first + count; i++)
 		sa_store_relaxed_u32(&slot_meta(s, i)->next, i + 1);
 	for (;;) {
 		uint32_t top = (uint32_t)(h & s->g.idx_mask);
 
-		sa_store_relaxed_u32(&slot_meta(s, first + count - 1)->next,
-				     top == nil ? nil : top);
+		if (top == shmslab__freelist_blocked(s))
+			return -EAGAIN;
+		sa_store_relaxed_u32(&slot_meta(s, first + count - 1)->next, top);
 		/* release: the links above are visible to whoever pops the new top */
 		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, first)))
-			return;
+			return 0;
 		shmslab__os_backoff(&round);
 	}
 }
 
 /*
- * Pop the top of SHARD into *idx.  -ENOSPC when the shard is empty,
- * SHMSLAB_ECORRUPT when a link or the head points outside the segment.
- * On success the lane still names the slot: the caller records its new
- * state, then clears the lane.
+ * Pop the top of SHARD into *idx.  -ENOSPC when the shard is empty, -EAGAIN
+ * when a recoverer holds it, SHMSLAB_ECORRUPT when a link or the head points
+ * outside the segment.  On success the lane still names the slot: the caller
+ * records its new state, then clears the lane.
  */
 int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx)
 {
@@ -73,9 +81,14 @@ int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, 
 
 		if (top == nil)
 			return -ENOSPC;
+		if (top == shmslab__freelist_blocked(s)) {
+			shmslab__lane_set(lane, LANE_IDLE, 0);
+			return -EAGAIN;
+		}
 		if (slot_check(s, top) != 0)
 			goto suspect;
 		shmslab__lane_set(lane, LANE_POP, top);
+		KILLPOINT(alloc_pop_journaled);
 		/* relaxed: ordered after the head by the acquire that read h */
 		next = sa_load_relaxed_u32(&slot_meta(s, top)->next);
 		if (next != nil && slot_check(s, next) != 0)
@@ -84,6 +97,7 @@ int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, 
 		 * list; acquire on failure orders the next round's link read */
 		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, next))) {
 			*idx = top;
+			KILLPOINT(alloc_popped);
 			return 0;
 		}
 		shmslab__os_backoff(&round);
@@ -101,18 +115,54 @@ int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, 
 	}
 }
 
-/* Push IDX, which the caller holds exclusively, onto SHARD. */
-void shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx)
+/* Push IDX, which the caller holds exclusively, onto SHARD.  -EAGAIN as push_range. */
+int shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx)
 {
-	_Atomic uint64_t *head = &s->shards[shard].head;
+	return shmslab__freelist_push_range(s, shard, idx, 1);
+}
+
+bool shmslab__freelist_is_blocked(const struct shmslab *s, uint32_t shard)
+{
+	uint64_t h = sa_load_acquire_u64(&s->shards[shard].head);
+
+	return (uint32_t)(h & s->g.idx_mask) == shmslab__freelist_blocked(s);
+}
+
+/*
+ * Take SHARD out of use for recovery: its top goes to saved_top, its head
+ * reads blocked.  Pops and pushes wait until it is unblocked.  A list
+ * blocked already, by a recoverer that died, keeps the top it saved.
+ */
+void shmslab__freelist_block(struct shmslab *s, uint32_t shard)
+{
+	struct shard *sh = &s->shards[shard];
+	uint64_t h = sa_load_acquire_u64(&sh->head);
 	unsigned round = 0;
-	uint64_t h = sa_load_relaxed_u64(head);
 
 	for (;;) {
-		sa_store_relaxed_u32(&slot_meta(s, idx)->next, (uint32_t)(h & s->g.idx_mask));
-		/* release: the link and the slot's free state reach the next popper */
-		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, idx)))
+		uint32_t top = (uint32_t)(h & s->g.idx_mask);
+
+		if (top == shmslab__freelist_blocked(s))
+			return;
+		/* relaxed: the CAS below publishes it, and only recoverers read it */
+		sa_store_relaxed_u32(&sh->saved_top, top);
+		/* acq_rel: we see every push before; no pop or push after */
+		if (sa_cas_acq_rel_u64(&sh->head, &h,
+				       head_next(s, h, shmslab__freelist_blocked(s))))
 			return;
 		shmslab__os_backoff(&round);
 	}
+}
+
+/* Give SHARD back, with saved_top (and whatever was pushed on it meanwhile) as its list. */
+void shmslab__freelist_unblock(struct shmslab *s, uint32_t shard)
+{
+	struct shard *sh = &s->shards[shard];
+	uint64_t h = sa_load_acquire_u64(&sh->head);
+
+	/* nobody but the recoverer changes a blocked head, so one CAS does */
+	if ((uint32_t)(h & s->g.idx_mask) == shmslab__freelist_blocked(s))
+		/* release: the chain as the recoverer left it reaches the next popper */
+		sa_cas_acq_rel_u64(&sh->head, &h,
+				   head_next(s, h, sa_load_relaxed_u32(&sh->saved_top)));
 }

@@ -16,10 +16,11 @@
 #include <stdint.h>
 
 #include "atomics.h"
+#include "killpoints.h"
 #include "shmslab.h"
 
 #define CACHE_LINE     64
-#define LAYOUT_VERSION 1u
+#define LAYOUT_VERSION 2u
 #define INIT_READY     0x52454459u /* "REDY": stored last, with release, by the creator */
 #define MAX_PAGES      32u	   /* page p holds first_page_slots << p slots */
 #define LANES	       16u	   /* journal lanes per process: one per thread, the last shared */
@@ -73,8 +74,8 @@ _Static_assert(offsetof(struct seg_header, payload_stride) == 64, "seg_header la
 #define SEG_CONTROL_OFF 128u
 /* Mutable segment-wide words, each hot one alone on its cache line. */
 struct seg_control {
-	_Atomic uint32_t capacity; /* slots in use now: grows, never shrinks */
-	_Atomic uint32_t grower;   /* entry + 1 of the process adding slots, 0 if none */
+	_Atomic uint32_t capacity;   /* slots in use now: grows, never shrinks */
+	_Atomic uint32_t recoveries; /* recoveries that reclaimed something, for diagnostics */
 	uint8_t pad[CACHE_LINE - 8];
 };
 _Static_assert(sizeof(struct seg_control) == CACHE_LINE, "seg_control layout");
@@ -82,11 +83,13 @@ _Static_assert(sizeof(struct seg_control) == CACHE_LINE, "seg_control layout");
 
 /*
  * A free-list head: a slot index in the low idx_bits bits and an ABA tag in
- * the rest.  The all-ones index means empty.
+ * the rest.  The all-ones index means empty; the one below it, blocked: a
+ * recoverer holds the list, whose top it keeps in saved_top meanwhile.
  */
 struct shard {
 	_Atomic uint64_t head;
-	uint8_t pad[CACHE_LINE - 8];
+	_Atomic uint32_t saved_top;
+	uint8_t pad[CACHE_LINE - 12];
 };
 _Static_assert(sizeof(struct shard) == CACHE_LINE, "shard layout");
 
@@ -109,17 +112,46 @@ struct lane {
 };
 _Static_assert(sizeof(struct lane) == CACHE_LINE, "lane layout");
 
+/*
+ * An entry's state.  A process claims a FREE entry with a CAS to CLAIMING
+ * plus its pid, fills the entry in, then stores LIVE.  Recovery turns a LIVE
+ * entry whose process is gone into DEAD, and DEAD into FREE once nothing in
+ * the segment names the entry any more.  The state word's high half counts
+ * the claims of the entry, so that a recoverer that judged one holder dead
+ * cannot mark the next holder, who took the entry meanwhile, DEAD.
+ */
 enum proc_state {
 	PROC_FREE = 0,
-	PROC_LIVE = 1, /* held by a process, which holds the entry's byte lock */
+	PROC_LIVE = 1,
+	PROC_DEAD = 2,
+	PROC_CLAIMING = 0x80000000u,	    /* | pid of the claimer ... */
+	PROC_CLAIMING_BY_PID = 0x40000000u, /* | ... which proves it lives by pid, not lock */
+};
+#define PROC_CLAIMING_PID_MASK 0x3fffffffu
+
+static inline uint32_t pe_state(uint64_t word)
+{
+	return (uint32_t)word;
+}
+/* WORD with its state replaced, in the same incarnation. */
+static inline uint64_t pe_with(uint64_t word, uint32_t state)
+{
+	return (word & ~(uint64_t)UINT32_MAX) | state;
+}
+enum proc_liveness {
+	LIVENESS_OFD = 0, /* alive while someone holds the entry's byte lock */
+	LIVENESS_PID = 1, /* alive while its pid runs with the same start time */
 };
 struct proc_entry {
-	_Atomic uint32_t state;
+	_Atomic uint64_t state; /* (incarnation << 32) | enum proc_state */
 	_Atomic uint32_t pid;
+	_Atomic uint32_t liveness;
 	_Atomic uint64_t attached_ns;
-	uint8_t pad[CACHE_LINE - 16];
+	_Atomic uint64_t start_time; /* LIVENESS_PID: the process's start, in ticks since boot */
+	uint8_t pad[CACHE_LINE - 32];
 	struct lane lanes[LANES];
 };
+
 _Static_assert(sizeof(struct proc_entry) == CACHE_LINE * (1 + LANES), "proc_entry layout");
 
 /*
@@ -212,6 +244,20 @@ struct geometry {
 };
 
 /*
+ * Bytes of the segment that carry open-file-description locks: one per
+ * process-table entry (its holder is alive), then the recovery lock and the
+ * growth lock, which the kernel releases if their holder dies.
+ */
+static inline uint64_t lock_byte_recovery(const struct geometry *g)
+{
+	return g->max_procs;
+}
+static inline uint64_t lock_byte_grow(const struct geometry *g)
+{
+	return (uint64_t)g->max_procs + 1;
+}
+
+/*
  * Where page p is mapped.  Written once, before capacity_known is raised past
  * the page's slots (release), and read only for slots below a capacity_known
  * read with acquire, so the fields need no atomics.  The *0 fields are biased
@@ -238,9 +284,12 @@ struct shmslab {
 	struct proc_entry *me;
 	_Atomic uint32_t capacity_known; /* slots this process has validated and mapped */
 	struct page_map pages[MAX_PAGES];
-	pthread_mutex_t map_lock;	  /* serialises mapping a page */
-	pthread_mutex_t shared_lane_lock; /* threads without a lane of their own */
-	struct shmslab *next_open;	  /* registry, for fork handling */
+	pthread_mutex_t map_lock;     /* serialises mapping a page */
+	pthread_mutex_t recover_lock; /* a byte lock does not exclude our own threads */
+	pthread_mutex_t grow_lock;
+	struct shmslab_recovery recovered; /* at attach, until shmslab_recover_counts reports it */
+	pthread_mutex_t shared_lane_lock;  /* threads without a lane of their own */
+	struct shmslab *next_open;	   /* registry, for fork handling */
 	char name[NAME_MAX + 2];
 };
 
@@ -260,6 +309,10 @@ int shmslab__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeou
 void shmslab__os_futex_wake(_Atomic uint32_t *word);
 int shmslab__os_lock_byte(int fd, uint64_t byte);
 int shmslab__os_same_file(int fd1, int fd2);
+int shmslab__os_byte_locked(int fd, uint64_t byte);
+int shmslab__os_lock_byte_wait(int fd, uint64_t byte);
+void shmslab__os_unlock_byte(int fd, uint64_t byte);
+int shmslab__os_pid_start(pid_t pid, uint64_t *start);
 uint32_t shmslab__os_cpu_slow(void);
 uint64_t shmslab__os_realtime_ns(void);
 void shmslab__os_backoff(unsigned *round);
@@ -392,13 +445,21 @@ static inline int ref_check(struct shmslab *s, shmslab_ref ref)
 
 /* alloc.c */
 void shmslab__slots_leave(struct shmslab *s);
+void shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen);
+
+/* recover.c */
+int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what);
+void shmslab__recover_wait(struct shmslab *s);
 
 /* freelist.c */
-void shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first,
-				  uint32_t count);
+int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count);
 int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx);
-void shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx);
+int shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx);
 uint32_t shmslab__freelist_nil(const struct shmslab *s);
+uint32_t shmslab__freelist_blocked(const struct shmslab *s);
+bool shmslab__freelist_is_blocked(const struct shmslab *s, uint32_t shard);
+void shmslab__freelist_block(struct shmslab *s, uint32_t shard);
+void shmslab__freelist_unblock(struct shmslab *s, uint32_t shard);
 
 /* slotlock.c */
 int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen);
@@ -431,6 +492,11 @@ static inline void shmslab__slot_drain_readers(struct shmslab *s, uint32_t idx)
 /* procs.c */
 int shmslab__procs_attach(struct shmslab *s);
 void shmslab__procs_detach(struct shmslab *s);
+struct proc_entry *shmslab__proc_entry(const struct shmslab *s, uint32_t entry);
+bool shmslab__proc_alive(struct shmslab *s, uint32_t entry);
+bool shmslab__proc_alive_as(struct shmslab *s, uint32_t entry, uint64_t word);
+uint32_t shmslab__proc_state(const struct shmslab *s, uint32_t entry);
+void shmslab__proc_reset(struct shmslab *s, uint32_t entry);
 struct lane *shmslab__lane_enter_slow(struct shmslab *s);
 void shmslab__lanes_after_fork(void);
 

@@ -52,6 +52,16 @@ uint32_t shmslab__fingerprint(void)
 		ST_WAITERS,
 		ST_TORN,
 		KIND_CACHED,
+		offsetof(struct seg_control, recoveries),
+		offsetof(struct shard, saved_top),
+		offsetof(struct lane, cached),
+		offsetof(struct proc_entry, pid),
+		offsetof(struct proc_entry, start_time),
+		offsetof(struct proc_entry, lanes),
+		PROC_CLAIMING,
+		PROC_CLAIMING_BY_PID,
+		LIVENESS_PID,
+		LANE_GROW,
 	};
 	uint32_t h = 2166136261u;
 

@@ -8,6 +8,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
@@ -175,6 +178,101 @@ int shmslab__os_lock_byte(int fd, uint64_t byte)
 	return (errno == EACCES || errno == EAGAIN) ? -EAGAIN : -errno;
 }
 
+/* Whether another open file holds a lock on BYTE: 1 or 0, or a negative errno. */
+int shmslab__os_byte_locked(int fd, uint64_t byte)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)byte;
+	fl.l_len = 1;
+	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+		return -errno;
+	return fl.l_type != F_UNLCK;
+}
+
+/*
+ * Kernels before 3.15 have no OFD locks.  There, the recovery and growth
+ * locks fall back to classic record locks, which also die with their holder
+ * but belong to the process, not the open file (callers add a mutex for
+ * their threads), and which any close of the segment in the process drops.
+ */
+static _Atomic bool ofd_missing;
+
+static int lock_cmd(bool wait)
+{
+	if (atomic_load_explicit(&ofd_missing, memory_order_relaxed))
+		return wait ? F_SETLKW : F_SETLK;
+	return wait ? F_OFD_SETLKW : F_OFD_SETLK;
+}
+
+/* Take the lock on BYTE, sleeping in the kernel until its holder lets go or dies. */
+int shmslab__os_lock_byte_wait(int fd, uint64_t byte)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)byte;
+	fl.l_len = 1;
+	while (fcntl(fd, lock_cmd(true), &fl) != 0) {
+		if (errno == EINVAL && !atomic_load_explicit(&ofd_missing, memory_order_relaxed)) {
+			atomic_store_explicit(&ofd_missing, true, memory_order_relaxed);
+			continue;
+		}
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+void shmslab__os_unlock_byte(int fd, uint64_t byte)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)byte;
+	fl.l_len = 1;
+	fcntl(fd, lock_cmd(false), &fl);
+}
+
+/*
+ * The start time of process PID, in clock ticks since boot (field 22 of
+ * /proc/PID/stat): with the pid, it names one process, even after the pid is
+ * reused.  -ESRCH when there is no such process.
+ */
+int shmslab__os_pid_start(pid_t pid, uint64_t *start)
+{
+	char path[48], buf[1024], *p;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	/* the command name may hold spaces and parentheses: count from the last ')' */
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		return -ESRCH;
+	for (field = 2; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return -ESRCH;
+	*start = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
 /* 0 if both descriptors are the same object; -ENOENT if the name was replaced. */
 int shmslab__os_same_file(int fd1, int fd2)
 {
@@ -233,3 +331,34 @@ uint32_t shmslab__os_cpu_count(void)
 
 	return n > 0 ? (uint32_t)n : 1u;
 }
+
+#ifdef SHMSLAB_KILLPOINTS
+static const char *killpoint_wanted;
+static _Atomic long killpoint_countdown;
+static pthread_once_t killpoint_once = PTHREAD_ONCE_INIT;
+
+/* SHMSLAB_KILLPOINT=name, or name:N to die at the Nth time the point is met. */
+static void killpoint_load(void)
+{
+	static char name[64];
+	const char *env = getenv("SHMSLAB_KILLPOINT");
+	const char *colon;
+
+	if (env == NULL)
+		return;
+	snprintf(name, sizeof(name), "%s", env);
+	colon = strchr(env, ':');
+	if (colon != NULL && (size_t)(colon - env) < sizeof(name))
+		name[colon - env] = '\0';
+	atomic_store(&killpoint_countdown, colon != NULL ? atol(colon + 1) : 1);
+	killpoint_wanted = name;
+}
+
+void shmslab__killpoint(const char *name)
+{
+	pthread_once(&killpoint_once, killpoint_load);
+	if (killpoint_wanted != NULL && strcmp(killpoint_wanted, name) == 0 &&
+	    atomic_fetch_sub(&killpoint_countdown, 1) == 1)
+		raise(SIGKILL);
+}
+#endif

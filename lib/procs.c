@@ -3,8 +3,10 @@
  * The process table.  An attached process holds one entry, and proves that it
  * is alive by holding an open-file-description lock on the entry's byte of
  * the segment: the kernel drops that lock when the process ends, however it
- * ends, and it cannot be fooled by pid reuse or pid namespaces.  The lock
- * decides who gets an entry, too: only the holder of byte i may claim entry i.
+ * ends, and it cannot be fooled by pid reuse or pid namespaces.  Where OFD
+ * locks are missing (or SHMSLAB_LIVENESS=pid asks for it), the entry records
+ * the pid and its start time instead, which pid reuse cannot fool either but
+ * which needs the checker in the same pid namespace.
  *
  * Each entry has journal lanes, one per thread of the process (threads beyond
  * LANES - 1 share the last one under a mutex).  A thread names in its lane
@@ -14,6 +16,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -87,48 +91,159 @@ struct lane *shmslab__lane_enter_slow(struct shmslab *s)
 }
 
 /*
- * Open the descriptor that carries the byte lock.  Not the mapped one: a fork
- * child inherits our mappings, and with them would keep the lock of a mapped
- * open file, and so our entry, alive after we die.
+ * Open the descriptor that carries the byte locks.  Not the mapped one: a
+ * fork child inherits our mappings, and with them would keep the locks of a
+ * mapped open file, and so our entry, alive after we die.
  */
 static int lock_fd_open(struct shmslab *s)
 {
-	int err = shmslab__os_shm_open(s->name, true, &s->lock_fd);
+	int err;
 
+	if (s->lock_fd >= 0)
+		return 0;
+	err = shmslab__os_shm_open(s->name, true, &s->lock_fd);
 	if (err == 0)
 		err = shmslab__os_same_file(s->fd, s->lock_fd);
 	return err;
 }
 
-/* Take a free entry of the process table.  -EUSERS when none is free. */
+struct proc_entry *shmslab__proc_entry(const struct shmslab *s, uint32_t entry)
+{
+	return (struct proc_entry *)(s->ctl + s->g.procs_off) + entry;
+}
+
+/*
+ * Whether PID runs and, if START is not 0, is the process that started then.
+ * A check that cannot be made (no /proc, no permission) answers alive.
+ */
+static bool pid_alive(uint32_t pid, uint64_t start)
+{
+	uint64_t now;
+	int err = pid == 0 ? -ESRCH : shmslab__os_pid_start((pid_t)pid, &now);
+
+	if (err)
+		return err != -ESRCH;
+	return start == 0 || now == start;
+}
+
+/*
+ * Whether the process holding ENTRY still runs.  A LIVE entry's byte lock is
+ * taken before the entry reads LIVE and dropped by the kernel when its
+ * process ends, so LIVE without the lock is dead for good.  When the check
+ * itself fails, the answer is alive: never take away what may be in use.
+ */
+bool shmslab__proc_alive(struct shmslab *s, uint32_t entry)
+{
+	/* acquire: the fields filled in before LIVE are visible */
+	return shmslab__proc_alive_as(s, entry,
+				      sa_load_acquire_u64(&shmslab__proc_entry(s, entry)->state));
+}
+
+uint32_t shmslab__proc_state(const struct shmslab *s, uint32_t entry)
+{
+	/* acquire: as in proc_alive */
+	return pe_state(sa_load_acquire_u64(&shmslab__proc_entry(s, entry)->state));
+}
+
+/* Whether the holder of ENTRY, whose state word was read as WORD, still runs. */
+bool shmslab__proc_alive_as(struct shmslab *s, uint32_t entry, uint64_t word)
+{
+	const struct proc_entry *e = shmslab__proc_entry(s, entry);
+	uint32_t state = pe_state(word);
+
+	if (state & PROC_CLAIMING) {
+		/* a claimer holds its byte lock already, unless it goes by pid */
+		if (!(state & PROC_CLAIMING_BY_PID))
+			return shmslab__os_byte_locked(s->fd, entry) != 0;
+		return pid_alive(state & PROC_CLAIMING_PID_MASK, 0);
+	}
+	if (state != PROC_LIVE)
+		return false;
+	if (sa_load_relaxed_u32(&e->liveness) == LIVENESS_PID)
+		return pid_alive(sa_load_relaxed_u32(&e->pid), sa_load_relaxed_u64(&e->start_time));
+	return shmslab__os_byte_locked(s->fd, entry) != 0;
+}
+
+/* Make ENTRY as a new process should find it: no lane names anything. */
+void shmslab__proc_reset(struct shmslab *s, uint32_t entry)
+{
+	struct proc_entry *e = shmslab__proc_entry(s, entry);
+
+	for (uint32_t l = 0; l < LANES; l++) {
+		shmslab__lane_set(&e->lanes[l], LANE_IDLE, 0);
+		sa_store_relaxed_u32(&e->lanes[l].cached, 0);
+	}
+}
+
+/*
+ * Claim entry I.  With byte locks, the lock decides between claimers; the
+ * CAS to CLAIMING decides in any case, so that the fields are written by one
+ * claimer only and are complete before the entry reads LIVE.
+ */
+static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness)
+{
+	struct proc_entry *e = shmslab__proc_entry(s, i);
+	uint32_t pid = (uint32_t)getpid();
+	uint64_t start = 0, word = sa_load_acquire_u64(&e->state), claimed;
+	int err;
+
+	if (pe_state(word) != PROC_FREE)
+		return -EAGAIN;
+	if (*liveness == LIVENESS_OFD) {
+		err = shmslab__os_lock_byte(s->lock_fd, i);
+		if (err == -EAGAIN)
+			return err; /* someone is claiming or leaving it */
+		if (err == -EINVAL || err == -ENOLCK || err == -EOPNOTSUPP)
+			*liveness = LIVENESS_PID; /* no OFD locks here: pid and start time */
+		else if (err)
+			return err;
+	}
+	KILLPOINT(attach_locked);
+	/* a new incarnation: see pe_state */
+	claimed = (((word >> 32) + 1) << 32) | PROC_CLAIMING | pid |
+		  (*liveness == LIVENESS_PID ? PROC_CLAIMING_BY_PID : 0);
+	/* acq_rel: we see the entry as its last holder or recovery left it */
+	if (pe_state(word) != PROC_FREE || !sa_cas_acq_rel_u64(&e->state, &word, claimed)) {
+		if (*liveness == LIVENESS_OFD)
+			shmslab__os_unlock_byte(s->lock_fd, i);
+		return -EAGAIN;
+	}
+	if (*liveness == LIVENESS_PID && shmslab__os_pid_start((pid_t)pid, &start) != 0)
+		start = 0;
+	sa_store_relaxed_u32(&e->pid, pid);
+	sa_store_relaxed_u64(&e->start_time, start);
+	sa_store_relaxed_u32(&e->liveness, *liveness);
+	sa_store_relaxed_u64(&e->attached_ns, shmslab__os_realtime_ns());
+	/* release: whoever sees LIVE sees how to tell whether we are alive */
+	sa_store_release_u64(&e->state, pe_with(claimed, PROC_LIVE));
+	KILLPOINT(attach_live);
+	shmslab__proc_reset(s, i);
+	s->self = i;
+	s->me = e;
+	return 0;
+}
+
+/*
+ * Take a free entry of the process table.  A full table is searched again
+ * after reclaiming the entries of processes that died.  -EUSERS when none is
+ * free even then.
+ */
 int shmslab__procs_attach(struct shmslab *s)
 {
-	struct proc_entry *table = (struct proc_entry *)(s->ctl + s->g.procs_off);
+	const char *env = getenv("SHMSLAB_LIVENESS");
+	uint32_t liveness = env != NULL && strcmp(env, "pid") == 0 ? LIVENESS_PID : LIVENESS_OFD;
 	int err = lock_fd_open(s);
 
 	if (err)
 		return err;
-	for (uint32_t i = 0; i < s->g.max_procs; i++) {
-		struct proc_entry *e = &table[i];
-		uint32_t state = PROC_FREE;
-
-		if (sa_load_acquire_u32(&e->state) != PROC_FREE)
-			continue;
-		err = shmslab__os_lock_byte(s->lock_fd, i);
-		if (err == -EAGAIN)
-			continue; /* someone is claiming or leaving it */
-		if (err)
-			return err;
-		/* acq_rel: the entry is ours from here, and we see its last use */
-		if (!sa_cas_acq_rel_u32(&e->state, &state, PROC_LIVE))
-			return SHMSLAB_ECORRUPT; /* nobody may claim it without the byte lock */
-		for (uint32_t l = 0; l < LANES; l++)
-			shmslab__lane_set(&e->lanes[l], LANE_IDLE, 0);
-		sa_store_relaxed_u32(&e->pid, (uint32_t)getpid());
-		sa_store_relaxed_u64(&e->attached_ns, shmslab__os_realtime_ns());
-		s->self = i;
-		s->me = e;
-		return 0;
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < s->g.max_procs; i++) {
+			err = claim(s, i, &liveness);
+			if (err != -EAGAIN)
+				return err;
+		}
+		if (round == 0 && shmslab__recover(s, &s->recovered) <= 0)
+			break;
 	}
 	return -EUSERS;
 }
@@ -136,6 +251,7 @@ int shmslab__procs_attach(struct shmslab *s)
 /* Leave the table.  The byte lock goes when the caller closes lock_fd. */
 void shmslab__procs_detach(struct shmslab *s)
 {
+	shmslab__proc_reset(s, s->self);
 	/* release: the next holder of the entry sees it clean */
-	sa_store_release_u32(&s->me->state, PROC_FREE);
+	sa_store_release_u64(&s->me->state, pe_with(sa_load_relaxed_u64(&s->me->state), PROC_FREE));
 }

@@ -92,6 +92,8 @@ static struct shmslab *handle_new(const char *name)
 	s->lock_fd = -1;
 	s->self = NO_ENTRY;
 	pthread_mutex_init(&s->map_lock, NULL);
+	pthread_mutex_init(&s->recover_lock, NULL);
+	pthread_mutex_init(&s->grow_lock, NULL);
 	pthread_mutex_init(&s->shared_lane_lock, NULL);
 	strcpy(s->name, name);
 	return s;
@@ -106,6 +108,8 @@ static void handle_free(struct shmslab *s)
 		close(s->lock_fd);
 	if (!s->forked) {
 		pthread_mutex_destroy(&s->map_lock);
+		pthread_mutex_destroy(&s->recover_lock);
+		pthread_mutex_destroy(&s->grow_lock);
 		pthread_mutex_destroy(&s->shared_lane_lock);
 	}
 	free(s);
@@ -163,7 +167,8 @@ static int segment_build(struct shmslab *s, const struct geometry *g, mode_t mod
 		uint32_t first = (uint32_t)((uint64_t)g->slot_count * k / g->shards);
 		uint32_t end = (uint32_t)((uint64_t)g->slot_count * (k + 1) / g->shards);
 
-		shmslab__freelist_push_range(s, k, first, end - first);
+		/* nobody else sees the lists yet: nothing can hold them blocked */
+		(void)shmslab__freelist_push_range(s, k, first, end - first);
 	}
 	return shmslab__procs_attach(s);
 }
@@ -320,8 +325,16 @@ int shmslab_store(struct shmslab *slab, shmslab_ref ref, const void *msg, size_t
 	err = shmslab__slot_write_lock(slab, idx, ref_gen(ref));
 	if (err)
 		return err;
+#ifdef SHMSLAB_KILLPOINTS
+	/* copy in two halves, so that a kill point falls in the middle of the copy */
+	memcpy(slot_payload(slab, idx), msg, len / 2);
+	KILLPOINT(store_half_copied);
+	memcpy(slot_payload(slab, idx) + len / 2, (const char *)msg + len / 2, len - len / 2);
+#else
 	if (len > 0)
 		memcpy(slot_payload(slab, idx), msg, len);
+#endif
+	KILLPOINT(store_copied);
 	/* relaxed: published by the unlock's release */
 	sa_store_relaxed_u32(&slot_meta(slab, idx)->len, (uint32_t)len);
 	shmslab__slot_write_unlock(slab, idx, true);
@@ -356,6 +369,7 @@ ssize_t shmslab_read(struct shmslab *slab, shmslab_ref ref, void *buf, size_t ca
 	err = shmslab__slot_read_lock(slab, idx, ref_gen(ref));
 	if (err)
 		return err;
+	KILLPOINT(read_locked);
 	err = message_len(slab, idx, &len);
 	if (err == 0 && len > cap)
 		err = -EMSGSIZE;
@@ -397,6 +411,7 @@ int shmslab_read_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_vie
 	err = shmslab__slot_read_lock(slab, idx, ref_gen(ref));
 	if (err)
 		return err;
+	KILLPOINT(read_locked);
 	err = view_fill(slab, ref, v, VIEW_READ);
 	if (err)
 		shmslab__slot_read_unlock(slab, idx);
@@ -468,6 +483,7 @@ int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v)
 	idx = ref_index(v->priv_ref);
 	/* relaxed: published by the unlock's release */
 	sa_store_relaxed_u32(&slot_meta(slab, idx)->len, (uint32_t)v->len);
+	KILLPOINT(write_end_unlocking);
 	shmslab__slot_write_unlock(slab, idx, true);
 	v->priv_mode = 0;
 	return 0;
@@ -477,7 +493,6 @@ int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v)
 
 int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
 {
-	const struct proc_entry *table;
 	uint32_t cap;
 	int err = handle_check(slab);
 
@@ -511,10 +526,16 @@ int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
 			break;
 		}
 	}
-	table = (const struct proc_entry *)(slab->ctl + slab->g.procs_off);
-	for (uint32_t i = 0; i < slab->g.max_procs; i++)
-		if (sa_load_relaxed_u32(&table[i].state) == PROC_LIVE)
+	for (uint32_t i = 0; i < slab->g.max_procs; i++) {
+		uint32_t state = shmslab__proc_state(slab, i);
+
+		if (state == PROC_FREE)
+			continue;
+		if (shmslab__proc_alive(slab, i))
 			st->procs++;
+		else if (!(state & PROC_CLAIMING))
+			st->dead_procs++;
+	}
 	st->slot_size = slab->g.slot_size;
 	st->slot_count = cap;
 	st->max_slots = slab->g.max_slots;
@@ -560,21 +581,65 @@ int shmslab_slot_info(struct shmslab *slab, uint64_t index, struct shmslab_slot_
 	return 0;
 }
 
+/* What ENTRY holds, counted over every slot. */
+static void proc_holdings(struct shmslab *s, uint32_t entry, struct shmslab_proc_info *info)
+{
+	uint32_t cap = sa_load_acquire_u32(&s->capacity_known), id = entry + 1;
+	uint32_t word = entry / 64;
+	uint64_t bit = UINT64_C(1) << (entry % 64);
+
+	for (uint32_t i = 0; i < cap; i++) {
+		struct slot_meta *m = slot_meta(s, i);
+		uint64_t st = sa_load_relaxed_u64(&m->state);
+
+		if (st_owner(st) == id && st_kind(st) == KIND_CACHED)
+			info->kept++;
+		else if (st_owner(st) == id)
+			info->owned++; /* allocated, or caught in its free */
+		info->writing += st_writer(st) == id;
+		info->reading += (sa_load_relaxed_u64(&m->readers[word]) & bit) != 0;
+	}
+}
+
 int shmslab_proc_info(struct shmslab *slab, uint32_t entry, struct shmslab_proc_info *info)
 {
+	static const uint32_t died_in[] = {
+		[LANE_IDLE] = 0,
+		[LANE_POP] = 1,
+		[LANE_FREE] = 2,
+		[LANE_GROW] = 3,
+	};
 	const struct proc_entry *e;
+	uint32_t state;
 	int err = handle_check(slab);
 
 	if (err == 0 && (info == NULL || entry >= slab->g.max_procs))
 		err = -EINVAL;
-	if (err)
+	if (err == 0)
+		err = shmslab__map_refresh(slab, 0);
+	if (err && err != -ERANGE)
 		return err;
-	e = (const struct proc_entry *)(slab->ctl + slab->g.procs_off) + entry;
+	e = shmslab__proc_entry(slab, entry);
+	state = shmslab__proc_state(slab, entry);
 	memset(info, 0, sizeof(*info));
 	info->entry = entry;
-	info->attached = sa_load_acquire_u32(&e->state) == PROC_LIVE;
+	info->attached = state == PROC_LIVE || state == PROC_DEAD;
+	info->alive = info->attached && shmslab__proc_alive(slab, entry);
 	info->self = entry == slab->self;
 	info->pid = info->attached ? (int64_t)sa_load_relaxed_u32(&e->pid) : 0;
+	info->died_slot = -1;
+	if (!info->attached)
+		return 0;
+	proc_holdings(slab, entry, info);
+	for (uint32_t l = 0; l < LANES && !info->alive && info->died_in == 0; l++) {
+		uint64_t w = sa_load_acquire_u64(&e->lanes[l].window);
+		uint32_t op = (uint32_t)(w >> 32);
+
+		if (op != LANE_IDLE && op <= LANE_GROW) {
+			info->died_in = died_in[op];
+			info->died_slot = (uint32_t)w;
+		}
+	}
 	return 0;
 }
 

@@ -44,11 +44,15 @@ static bool st_readable(uint64_t st, uint32_t gen)
 
 /*
  * Sleep until the state word moves on from SEEN, whose writer field is set.
- * Sets the waiters bit first so the writer knows to wake us.
+ * Sets the waiters bit first so the writer knows to wake us.  A wait that
+ * outlasts a slice checks whether the writer is alive; if it died, recovery
+ * takes its locks (its message is torn).  Not here, bit by bit: only recovery
+ * may, since only recovery knows the entry is not being reused meanwhile.
  */
 int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 {
 	struct slot_meta *m = slot_meta(s, idx);
+	uint32_t writer = st_writer(seen);
 
 	if (!(st_low(seen) & ST_WAITERS)) {
 		uint64_t want = seen | ST_WAITERS;
@@ -58,7 +62,29 @@ int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 			return 0;
 		seen = want;
 	}
-	return shmslab__os_futex_wait(state_futex(m), st_low(seen), WAIT_SLICE_MS);
+	if (shmslab__os_futex_wait(state_futex(m), st_low(seen), WAIT_SLICE_MS) == -ETIMEDOUT &&
+	    writer != 0 && !shmslab__proc_alive(s, writer - 1))
+		shmslab__recover(s, NULL);
+	return 0;
+}
+
+/* Readers have held IDX for a whole slice: if one of them died, recover. */
+static void recover_dead_readers(struct shmslab *s, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+
+	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		uint64_t bits = sa_load_acquire_u64(&m->readers[w]);
+
+		for (; bits != 0; bits &= bits - 1) {
+			uint32_t entry = w * 64 + (uint32_t)__builtin_ctzll(bits);
+
+			if (entry < s->g.max_procs && !shmslab__proc_alive(s, entry)) {
+				shmslab__recover(s, NULL);
+				return;
+			}
+		}
+	}
 }
 
 /* A reader left: wake the writer if it sleeps on the drain word. */
@@ -111,6 +137,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
 			continue;
 		/* seq_cst, set then look: pairs with the writer's CAS then look */
 		sa_fetch_or_seq_cst_u64(&m->readers[word], bit);
+		KILLPOINT(read_bit_set);
 		st = sa_load_seq_cst_u64(&m->state);
 		if (st_readable(st, gen) && st_writer(st) == 0 && !(st_low(st) & ST_TORN)) {
 			/* release: the hold is published to our other threads */
@@ -155,6 +182,7 @@ void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx)
 			continue;
 		/* seq_cst: the cleared bit is ordered before our look at the drain word */
 		sa_fetch_and_seq_cst_u64(&m->readers[word], ~bit);
+		KILLPOINT(read_end_bit_cleared);
 		drain_notify(m);
 		sa_store_release_u32(rc, 0);
 		return;
@@ -174,7 +202,8 @@ void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
 			sa_exchange_seq_cst_u32(&m->drain, 1);
 			if (sa_load_seq_cst_u64(&m->readers[w]) == 0)
 				break;
-			shmslab__os_futex_wait(&m->drain, 1, WAIT_SLICE_MS);
+			if (shmslab__os_futex_wait(&m->drain, 1, WAIT_SLICE_MS) == -ETIMEDOUT)
+				recover_dead_readers(s, idx);
 		}
 	}
 	/* relaxed: nobody sleeps on the word now; this only spares readers a wake */
@@ -198,7 +227,9 @@ int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
 		if (sa_cas_seq_cst_u64(&m->state, &st, st | (s->self + 1)))
 			break;
 	}
+	KILLPOINT(write_locked);
 	shmslab__slot_drain_readers(s, idx);
+	KILLPOINT(write_drained);
 	return 0;
 }
 

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kill points: the steps of each operation after which a crash leaves state
+ * behind in shared memory.  In a build with SHMSLAB_KILLPOINTS defined
+ * (./configure --enable-killpoints, and the copy of the library the tests
+ * build), KILLPOINT(name) kills the process with SIGKILL when the environment
+ * variable SHMSLAB_KILLPOINT names that point; the tests kill a process at
+ * each one in turn and check that recovery leaves nothing wedged or lost.
+ * In every other build KILLPOINT expands to nothing.
+ */
+#ifndef SHMSLAB_KILLPOINTS_H
+#define SHMSLAB_KILLPOINTS_H
+
+/* Every kill point, in the order an operation meets them. */
+#define SHMSLAB_KILLPOINT_LIST(X)                                                    \
+	X(attach_locked)	/* byte lock taken, entry not yet LIVE */            \
+	X(attach_live)		/* entry LIVE, lanes not yet reset */                \
+	X(alloc_kept_claimed)	/* kept-back slot claimed, reference not returned */ \
+	X(alloc_pop_journaled)	/* lane names the top, pop CAS not done */           \
+	X(alloc_popped)		/* pop CAS done, slot not yet OWNED */               \
+	X(alloc_owned)		/* slot OWNED, lane not yet idle */                  \
+	X(alloc_stolen)		/* another thread's kept slot taken over */          \
+	X(grow_claimed)		/* growth lock taken */                              \
+	X(grow_reserved)	/* object extended, capacity not published */        \
+	X(grow_published)	/* capacity published, new slots on no list */       \
+	X(grow_pushed)		/* new slots pushed, growth lock still held */       \
+	X(free_freeing)		/* state FREEING, readers not yet drained */         \
+	X(free_drained)		/* readers gone, slot not yet given back */          \
+	X(free_kept)		/* lane keeps the slot, state still FREEING */       \
+	X(free_journaled)	/* lane names the slot, state still FREEING */       \
+	X(free_marked)		/* state FREE, slot on no list */                    \
+	X(free_pushed)		/* slot pushed, lane not yet idle */                 \
+	X(write_locked)		/* write lock taken, readers not yet drained */      \
+	X(write_drained)	/* write lock held, nothing written */               \
+	X(store_half_copied)	/* half the message copied in */                     \
+	X(store_copied)		/* whole message copied, lock held */                \
+	X(write_end_unlocking)	/* write_end about to release the lock */            \
+	X(read_bit_set)		/* reader bit set, state not yet checked */          \
+	X(read_locked)		/* read lock held */                                 \
+	X(read_end_bit_cleared) /* reader bit cleared, writer not yet woken */       \
+	X(detach_partway)	/* half of the slots released on detach */           \
+	X(detach_released)	/* every slot released, entry still LIVE */          \
+	X(recover_marked)	/* dead entries marked DEAD */                       \
+	X(recover_blocked)	/* every free list blocked for the limbo walk */     \
+	X(recover_orphan)	/* an orphan slot pushed on a blocked list */        \
+	X(recover_reclaiming)	/* a dead process's slot taken over, not yet pushed */
+
+#ifdef SHMSLAB_KILLPOINTS
+void shmslab__killpoint(const char *name);
+#define KILLPOINT(name) shmslab__killpoint(#name)
+#else
+#define KILLPOINT(name) ((void)0)
+#endif
+
+#endif /* SHMSLAB_KILLPOINTS_H */

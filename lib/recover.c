@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recovery: taking back what processes that died were holding, with no
+ * daemon.  Any attached process (or one that finds the process table full)
+ * may recover; the recovery lock, a byte lock the kernel drops when its
+ * holder dies, lets one do it at a time.  The steps, each explained where it
+ * is done and argued in lib/DESIGN.md:
+ *
+ *   1. mark the entries of dead processes DEAD;
+ *   2. if a dead process died inside a free-list window (its lane names a
+ *      slot), or a recoverer died with the lists blocked: block every free
+ *      list, walk them, and push back every FREE slot that is on no list and
+ *      that no live process names in its lane;
+ *   3. take every lock a dead process holds, and give back every slot it
+ *      owns, keeps or was freeing, as if the dead process freed them itself:
+ *      under its entry, through its own lane, so that a recoverer dying here
+ *      leaves only more of the same dead process's state;
+ *   4. free the entries that nothing in the segment names any more.
+ *
+ * Nothing but step 2 stops other processes, and step 2 only for a walk of the
+ * free lists.  A slot that a live process still reads is left for a later
+ * recovery rather than waited for, so a recoverer never waits for its own
+ * thread's read view.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct recovery {
+	uint64_t *dead;		     /* bit per process-table entry */
+	uint32_t *pending;	     /* per entry: what could not be taken back yet */
+	uint8_t *mark;		     /* per slot, step 2: 1 on a list, 2 named by a live lane */
+	uint32_t capacity;	     /* slots this recovery looks at */
+	struct shmslab_recovery got; /* what it took back */
+};
+
+static bool is_dead(const struct recovery *r, uint32_t entry)
+{
+	return (r->dead[entry / 64] >> (entry % 64)) & 1;
+}
+
+/* Step 1.  Answers whether any entry is DEAD now. */
+static bool mark_dead(struct shmslab *s, struct recovery *r)
+{
+	bool any = false;
+
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		struct proc_entry *pe = shmslab__proc_entry(s, e);
+		uint64_t word = sa_load_acquire_u64(&pe->state);
+		uint32_t state = pe_state(word);
+
+		if ((state == PROC_LIVE || (state & PROC_CLAIMING)) &&
+		    !shmslab__proc_alive_as(s, e, word)) {
+			/* a claimer owns nothing before it reads LIVE: its entry is just free */
+			uint32_t next = state == PROC_LIVE ? PROC_DEAD : PROC_FREE;
+
+			/* acq_rel: whatever the dead process stored, we see; the CAS fails
+			 * if the entry was left and claimed again since we looked */
+			if (!sa_cas_acq_rel_u64(&pe->state, &word, pe_with(word, next)))
+				continue;
+			if (next == PROC_FREE) {
+				shmslab__proc_reset(s, e);
+				r->got.procs++;
+			}
+			state = next;
+		}
+		if (state == PROC_DEAD) {
+			r->dead[e / 64] |= UINT64_C(1) << (e % 64);
+			any = true;
+		}
+	}
+	KILLPOINT(recover_marked);
+	return any;
+}
+
+/* Whether step 2 is needed: a dead lane in a window, or a list left blocked. */
+static bool limbo_possible(struct shmslab *s, const struct recovery *r)
+{
+	for (uint32_t k = 0; k < s->g.shards; k++)
+		if (shmslab__freelist_is_blocked(s, k))
+			return true;
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		const struct proc_entry *pe = shmslab__proc_entry(s, e);
+
+		if (!is_dead(r, e))
+			continue;
+		for (uint32_t l = 0; l < LANES; l++)
+			if (sa_load_acquire_u64(&pe->lanes[l].window) >> 32 != LANE_IDLE)
+				return true;
+	}
+	return false;
+}
+
+/* Step 2: mark the slots that the lanes of live processes name. */
+static void mark_live_lanes(struct shmslab *s, struct recovery *r)
+{
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		const struct proc_entry *pe = shmslab__proc_entry(s, e);
+		uint32_t state = shmslab__proc_state(s, e);
+
+		if (is_dead(r, e) || state == PROC_FREE || state == PROC_DEAD)
+			continue;
+		for (uint32_t l = 0; l < LANES; l++) {
+			/* acquire: a lane that went idle comes with the slot's new state */
+			uint64_t w = sa_load_acquire_u64(&pe->lanes[l].window);
+			uint32_t op = (uint32_t)(w >> 32), slot = (uint32_t)w, end = slot + 1;
+
+			if (op == LANE_IDLE || slot >= r->capacity)
+				continue;
+			if (op == LANE_GROW) {
+				uint32_t p = page_of(&s->g, slot);
+
+				end = page_start(&s->g, p) + s->g.page_slots[p];
+			}
+			for (uint32_t i = slot; i < end && i < r->capacity; i++)
+				r->mark[i] |= 2;
+		}
+	}
+}
+
+/* Step 2: mark every slot on the blocked lists.  SHMSLAB_ECORRUPT for a bad chain. */
+static int mark_lists(struct shmslab *s, struct recovery *r)
+{
+	uint32_t nil = shmslab__freelist_nil(s);
+
+	for (uint32_t k = 0; k < s->g.shards; k++) {
+		uint32_t x = sa_load_relaxed_u32(&s->shards[k].saved_top);
+
+		while (x != nil) {
+			if (x >= r->capacity || (r->mark[x] & 1))
+				return SHMSLAB_ECORRUPT; /* out of range, or a cycle */
+			r->mark[x] |= 1;
+			x = sa_load_relaxed_u32(&slot_meta(s, x)->next);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Step 2.  With every list blocked, no slot can join or leave a list.  A
+ * FREE slot that is on no list is then either in the window of a live
+ * process, which names it in its lane, or lost by a dead one.  The lanes are
+ * read once before the states, for pops (a pop that took a slot before the
+ * lists were blocked has its lane entry ordered before the block), and once
+ * after, for frees (a free that stored FREE had its lane entry ordered
+ * before that store).
+ */
+static int recover_limbo(struct shmslab *s, struct recovery *r)
+{
+	int err;
+
+	for (uint32_t k = 0; k < s->g.shards; k++)
+		shmslab__freelist_block(s, k);
+	KILLPOINT(recover_blocked);
+	memset(r->mark, 0, r->capacity);
+	mark_live_lanes(s, r);
+	err = mark_lists(s, r);
+	if (err == 0) {
+		for (uint32_t i = 0; i < r->capacity; i++)
+			if (r->mark[i] == 0 &&
+			    st_kind(sa_load_acquire_u64(&slot_meta(s, i)->state)) != KIND_FREE)
+				r->mark[i] = 4; /* not FREE: not a candidate */
+		mark_live_lanes(s, r);
+		for (uint32_t i = 0; i < r->capacity; i++) {
+			_Atomic uint32_t *top = &s->shards[i % s->g.shards].saved_top;
+
+			if (r->mark[i] != 0)
+				continue;
+			/* lost: the list is ours while blocked, so plain stores link it in */
+			sa_store_relaxed_u32(&slot_meta(s, i)->next, sa_load_relaxed_u32(top));
+			sa_store_relaxed_u32(top, i);
+			KILLPOINT(recover_orphan);
+			r->got.slots++;
+		}
+		/* every window of a dead lane is decided now */
+		for (uint32_t e = 0; e < s->g.max_procs; e++)
+			if (is_dead(r, e))
+				for (uint32_t l = 0; l < LANES; l++)
+					shmslab__lane_set(&shmslab__proc_entry(s, e)->lanes[l],
+							  LANE_IDLE, 0);
+	}
+	/* a bad chain goes back as it was: pops will report it, nothing is wedged */
+	for (uint32_t k = 0; k < s->g.shards; k++)
+		shmslab__freelist_unblock(s, k);
+	return err;
+}
+
+/* Whether a process other than the dead ones reads SLOT. */
+static bool live_readers(struct shmslab *s, const struct recovery *r, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+
+	for (uint32_t w = 0; w < s->g.reader_words; w++)
+		/* seq_cst: pairs with a reader's bit-set then state look, as in a free */
+		if (sa_load_seq_cst_u64(&m->readers[w]) & ~r->dead[w])
+			return true;
+	return false;
+}
+
+/*
+ * Step 3 for one slot: the locks dead processes hold on it, then the slot
+ * itself if a dead process owns it, keeps it or was freeing it.
+ */
+static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	uint64_t st;
+
+	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		uint64_t bits = sa_load_acquire_u64(&m->readers[w]) & r->dead[w];
+
+		for (; bits != 0; bits &= bits - 1) {
+			shmslab__slot_release_proc(s, idx,
+						   w * 64 + (uint32_t)__builtin_ctzll(bits));
+			r->got.locks++;
+		}
+	}
+	st = sa_load_acquire_u64(&m->state);
+	if (st_writer(st) != 0 && is_dead(r, st_writer(st) - 1)) {
+		shmslab__slot_release_proc(s, idx, st_writer(st) - 1);
+		r->got.locks++;
+	}
+	for (;;) {
+		uint32_t kind, owner, gen;
+		uint64_t want;
+
+		st = sa_load_acquire_u64(&m->state);
+		kind = st_kind(st);
+		owner = st_owner(st);
+		if (owner == 0 || owner > s->g.max_procs || !is_dead(r, owner - 1) ||
+		    (kind != KIND_OWNED && kind != KIND_CACHED && kind != KIND_FREEING))
+			return;
+		if (st_writer(st) != 0 || live_readers(s, r, idx)) {
+			r->pending[owner - 1]++; /* in use: for a later recovery */
+			return;
+		}
+		/* a free by the dead process: the generation moves on, as in any free */
+		gen = kind == KIND_OWNED ? gen_next(st_gen(st)) : st_gen(st);
+		want = st_make(KIND_FREEING, owner, gen);
+		/* seq_cst: closed to readers before we look for them, as in a free */
+		if (st != want && !sa_cas_seq_cst_u64(&m->state, &st, want))
+			continue; /* taken over meanwhile: look again */
+		KILLPOINT(recover_reclaiming);
+		if (live_readers(s, r, idx)) {
+			r->pending[owner -
+				   1]++; /* a reader got in first: FREEING(dead) until later */
+			return;
+		}
+		shmslab__slot_push(s, &shmslab__proc_entry(s, owner - 1)->lanes[0], idx, gen);
+		r->got.slots++;
+		return;
+	}
+}
+
+static int recover_locked(struct shmslab *s, struct recovery *r)
+{
+	int err = shmslab__map_refresh(s, 0);
+
+	if (err && err != -ERANGE)
+		return err;
+	r->capacity = sa_load_acquire_u32(&s->capacity_known);
+	if (!mark_dead(s, r) && !limbo_possible(s, r))
+		return 0; /* the common case, cheap: one look at each entry and list */
+	if (limbo_possible(s, r)) {
+		r->mark = malloc(r->capacity);
+		if (r->mark == NULL)
+			return -ENOMEM;
+		err = recover_limbo(s, r);
+		free(r->mark);
+		if (err)
+			return err;
+	}
+	for (uint32_t i = 0; i < r->capacity; i++)
+		reclaim_slot(s, r, i);
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		struct proc_entry *pe = shmslab__proc_entry(s, e);
+
+		if (!is_dead(r, e) || r->pending[e] != 0)
+			continue;
+		shmslab__proc_reset(s, e);
+		/* release: the next holder of the entry sees it clean */
+		sa_store_release_u64(&pe->state,
+				     pe_with(sa_load_relaxed_u64(&pe->state), PROC_FREE));
+		r->got.procs++;
+	}
+	return 0;
+}
+
+static int total(const struct shmslab_recovery *got)
+{
+	uint64_t n = got->slots + got->locks + got->procs;
+
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+/*
+ * Recover, holding the recovery lock.  Answers how many things came back
+ * (slots, locks, entries), or a negative error, and adds them to *WHAT.
+ */
+int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
+{
+	struct recovery r;
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	r.dead = calloc((s->g.max_procs + 63) / 64, sizeof(*r.dead));
+	r.pending = calloc(s->g.max_procs, sizeof(*r.pending));
+	if (r.dead == NULL || r.pending == NULL) {
+		n = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&s->recover_lock);
+	n = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(&s->g));
+	if (n == 0) {
+		n = recover_locked(s, &r);
+		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(&s->g));
+	}
+	pthread_mutex_unlock(&s->recover_lock);
+	if (n == 0 && total(&r.got) > 0) {
+		sa_fetch_add_relaxed_u32(&s->control->recoveries, 1);
+		if (what != NULL) {
+			what->slots += r.got.slots;
+			what->locks += r.got.locks;
+			what->procs += r.got.procs;
+		}
+		n = total(&r.got);
+	}
+out:
+	free(r.dead);
+	free(r.pending);
+	return n;
+}
+
+/*
+ * A free list is blocked: wait, in the kernel, for the recoverer holding it
+ * to finish, or to die; a list still blocked after that was left by a
+ * recoverer that died, and we finish its work.
+ */
+void shmslab__recover_wait(struct shmslab *s)
+{
+	bool blocked = false;
+
+	pthread_mutex_lock(&s->recover_lock);
+	if (shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(&s->g)) == 0) {
+		for (uint32_t k = 0; k < s->g.shards && !blocked; k++)
+			blocked = shmslab__freelist_is_blocked(s, k);
+		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(&s->g));
+	}
+	pthread_mutex_unlock(&s->recover_lock);
+	if (blocked)
+		shmslab__recover(s, NULL);
+}
+
+int shmslab_recover(struct shmslab *slab)
+{
+	int err = handle_check_attached(slab);
+
+	return err ? err : shmslab__recover(slab, NULL);
+}
+
+int shmslab_recover_counts(struct shmslab *slab, struct shmslab_recovery *what)
+{
+	int err = handle_check_attached(slab);
+
+	if (err == 0 && what == NULL)
+		err = -EINVAL;
+	if (err)
+		return err;
+	*what = slab->recovered;
+	err = shmslab__recover(slab, what);
+	if (err < 0)
+		return err; /* what shmslab_open reclaimed is reported next time */
+	memset(&slab->recovered, 0, sizeof(slab->recovered));
+	return total(what);
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The invariant of tests/invariant.h.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "invariant.h"
+
+static const char *fail(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+static bool entry_alive(struct shmslab *s, uint32_t id)
+{
+	return id != 0 && id <= s->g.max_procs && shmslab__proc_alive(s, id - 1);
+}
+
+/* Walk every free list, counting each slot's appearances in ON_LIST. */
+static const char *walk_lists(struct shmslab *s, uint32_t cap, uint8_t *on_list, char *buf,
+			      size_t len)
+{
+	uint32_t nil = shmslab__freelist_nil(s);
+
+	for (uint32_t k = 0; k < s->g.shards; k++) {
+		uint64_t head = atomic_load(&s->shards[k].head);
+		uint32_t x = (uint32_t)(head & s->g.idx_mask), n = 0;
+
+		if (x == shmslab__freelist_blocked(s))
+			return fail(buf, len, "free list %u is still blocked", k);
+		for (; x != nil; x = atomic_load(&slot_meta(s, x)->next)) {
+			if (x >= cap)
+				return fail(buf, len, "list %u links to slot %u beyond %u", k, x,
+					    cap);
+			if (on_list[x]++ != 0)
+				return fail(buf, len, "slot %u is on the free lists twice", x);
+			if (++n > cap)
+				return fail(buf, len, "list %u has a cycle", k);
+		}
+	}
+	return NULL;
+}
+
+static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, char *buf, size_t len)
+{
+	struct slot_meta *m = slot_meta(s, i);
+	uint64_t st = atomic_load(&m->state);
+	uint32_t kind = st_kind(st), owner = st_owner(st), writer = st_writer(st);
+
+	if (st_gen(st) == 0)
+		return fail(buf, len, "slot %u has generation 0", i);
+	if (writer != 0 && !entry_alive(s, writer))
+		return fail(buf, len, "slot %u is write-locked by dead entry %u", i, writer - 1);
+	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		uint64_t bits = atomic_load(&m->readers[w]);
+
+		for (; bits; bits &= bits - 1) {
+			uint32_t e = w * 64 + (uint32_t)__builtin_ctzll(bits);
+
+			if (!entry_alive(s, e + 1))
+				return fail(buf, len, "slot %u is read-locked by dead entry %u", i,
+					    e);
+		}
+	}
+	switch (kind) {
+	case KIND_FREE:
+		if (!listed)
+			return fail(buf, len, "slot %u is free but on no list: lost", i);
+		if (owner != 0 || writer != 0)
+			return fail(buf, len, "free slot %u has an owner or a writer", i);
+		return NULL;
+	case KIND_CACHED:
+	case KIND_OWNED:
+		if (listed)
+			return fail(buf, len, "slot %u is on a free list and held (kind %u)", i,
+				    kind);
+		if ((kind == KIND_CACHED || owner != 0) && !entry_alive(s, owner))
+			return fail(buf, len, "slot %u is held (kind %u) by dead entry %u", i, kind,
+				    owner - 1);
+		return NULL;
+	case KIND_QUEUED:
+		if (listed)
+			return fail(buf, len, "queued slot %u is on a free list", i);
+		return NULL;
+	default:
+		return fail(buf, len, "slot %u is caught between states (kind %u, owner %u)", i,
+			    kind, owner);
+	}
+}
+
+static const char *check_procs(struct shmslab *s, char *buf, size_t len)
+{
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		struct proc_entry *pe = shmslab__proc_entry(s, e);
+		uint32_t state = pe_state(atomic_load(&pe->state));
+
+		if (state == PROC_FREE)
+			continue;
+		if (state != PROC_LIVE || !shmslab__proc_alive(s, e))
+			return fail(buf, len, "entry %u is held by a dead process (state %#x)", e,
+				    state);
+		for (uint32_t l = 0; l < LANES; l++)
+			if (atomic_load(&pe->lanes[l].window) >> 32 != LANE_IDLE)
+				return fail(buf, len, "live entry %u lane %u is in a window", e, l);
+	}
+	return NULL;
+}
+
+const char *invariant_check(struct shmslab *s, char *buf, size_t len)
+{
+	struct shmslab_stats st;
+	const char *why;
+	uint8_t *on_list;
+	uint32_t cap;
+	int err = shmslab_stat(s, &st);
+
+	if (err)
+		return fail(buf, len, "stat: %s", shmslab_strerror(err));
+	cap = (uint32_t)st.slot_count;
+	if (st.available + st.allocated + st.queued != cap || st.busy != 0)
+		return fail(buf, len,
+			    "available %llu + allocated %llu + queued %llu != %u (busy %llu)",
+			    (unsigned long long)st.available, (unsigned long long)st.allocated,
+			    (unsigned long long)st.queued, cap, (unsigned long long)st.busy);
+	on_list = calloc(cap, 1);
+	why = walk_lists(s, cap, on_list, buf, len);
+	for (uint32_t i = 0; i < cap && why == NULL; i++)
+		why = check_slot(s, i, on_list[i] != 0, buf, len);
+	free(on_list);
+	return why ? why : check_procs(s, buf, len);
+}
+
+const char *invariant_exercise(struct shmslab *s, char *buf, size_t len)
+{
+	struct shmslab_stats st;
+	shmslab_ref *refs;
+	char msg[64], got[64];
+	uint64_t n = 0, want;
+	int err = shmslab_stat(s, &st);
+
+	if (err)
+		return fail(buf, len, "stat: %s", shmslab_strerror(err));
+	/* the free slots now, plus every slot growth can still add */
+	want = st.available + (st.max_slots - st.slot_count);
+	refs = calloc(want + 1, sizeof(*refs));
+	while (n <= want && (err = shmslab_alloc(s, &refs[n])) == 0) {
+		int l = snprintf(msg, sizeof(msg), "exercise %llu", (unsigned long long)n);
+
+		if (shmslab_store(s, refs[n], msg, (size_t)l) != 0 ||
+		    shmslab_read(s, refs[n], got, sizeof(got)) != l ||
+		    memcmp(msg, got, (size_t)l)) {
+			free(refs);
+			return fail(buf, len, "slot %llu does not store and read back", n);
+		}
+		n++;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		if (shmslab_free(s, refs[i]) != 0) {
+			free(refs);
+			return fail(buf, len, "slot %llu does not free", (unsigned long long)i);
+		}
+	free(refs);
+	if (n != want || err != -ENOSPC)
+		return fail(buf, len, "allocated %llu of %llu free slots, then %s",
+			    (unsigned long long)n, (unsigned long long)want, shmslab_strerror(err));
+	return NULL;
+}

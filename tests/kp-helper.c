@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kill-point scenario: a separate program, linked with a build of the
+ * library that has kill points, that goes through every step of every
+ * operation in turn.  Run with SHMSLAB_KILLPOINT=name it dies by SIGKILL at
+ * that step; tests/test-recover.c then recovers and checks the invariant.
+ *
+ *   kp-helper NAME      run the scenario on segment NAME
+ *
+ * The segment needs room to grow beyond its first page (test-recover makes
+ * it 8 slots growing to 64).  Exit status 0 when the scenario ran to its end,
+ * which for a test that asked for a kill point means the point was missed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shmslab.h"
+
+static const char *segment;
+
+static void need(int err, const char *what)
+{
+	if (err < 0) {
+		fprintf(stderr, "kp-helper: %s %s: %s\n", what, segment, shmslab_strerror(err));
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct shmslab *slab, *other;
+	struct shmslab_view v;
+	shmslab_ref a, b, c, held, refs[63];
+	char buf[64];
+	int n = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: kp-helper NAME\n");
+		return 2;
+	}
+	segment = argv[1];
+	/* attach_locked, attach_live */
+	need(shmslab_open(segment, &slab), "open");
+	/* alloc_pop_journaled, alloc_popped, alloc_owned */
+	need(shmslab_alloc(slab, &held), "alloc"); /* held to the end: what a crash leaves owned */
+	need(shmslab_alloc(slab, &a), "alloc");
+	need(shmslab_alloc(slab, &b), "alloc");
+	/* write_locked, write_drained, store_half_copied, store_copied */
+	need(shmslab_store(slab, a, "a message of some length", 24), "store");
+	need(shmslab_store(slab, b, "another message", 15), "store");
+	/* read_bit_set, read_locked, read_end_bit_cleared */
+	need((int)shmslab_read(slab, a, buf, sizeof(buf)), "read");
+	need(shmslab_read_begin(slab, b, &v), "read_begin");
+	need(shmslab_read_end(slab, &v), "read_end");
+	/* write_end_unlocking */
+	need(shmslab_write_begin(slab, b, &v), "write_begin");
+	memcpy(v.data, "rewritten", 9);
+	v.len = 9;
+	need(shmslab_write_end(slab, &v), "write_end");
+	/* free_freeing, free_drained, free_kept: the first free is kept back */
+	need(shmslab_free(slab, a), "free");
+	/* free_journaled, free_marked, free_pushed: this thread keeps one already */
+	need(shmslab_free(slab, b), "free");
+	/* alloc_kept_claimed */
+	need(shmslab_alloc(slab, &a), "alloc");
+	need(shmslab_store(slab, a, "kept", 4), "store");
+	/* grow_claimed, grow_reserved, grow_published, grow_pushed: past the first page */
+	while (n < 16)
+		need(shmslab_alloc(slab, &refs[n++]), "alloc");
+	/* alloc_stolen: another attachment keeps a slot back; empty the lists; take it */
+	need(shmslab_open(segment, &other), "open");
+	need(shmslab_alloc(other, &c), "alloc");
+	need(shmslab_free(other, c), "free");
+	while (n < 63 && shmslab_alloc(slab, &refs[n]) == 0)
+		n++;
+	shmslab_close(other);
+	/* recover_*: whatever processes died before this one */
+	need(shmslab_recover(slab), "recover");
+	while (n > 0)
+		need(shmslab_free(slab, refs[--n]), "free");
+	need(shmslab_free(slab, held), "free");
+	need(shmslab_store(slab, a, "held at detach", 14), "store");
+	/* detach_partway, detach_released */
+	need(shmslab_close(slab), "close");
+	return 0;
+}

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Crash recovery.  A process killed at any kill point leaves state that
+ * another process recovers from completely (tests/invariant.h), and the
+ * segment keeps working; locks held by killed processes do not stop anyone
+ * for long; a full table of dead processes does not keep a new one out.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "internal.h"
+#include "invariant.h"
+
+extern char **environ;
+
+static char name[TEST_NAME_MAX];
+static struct shmslab *slab;
+
+static void teardown(void)
+{
+	if (slab != NULL)
+		shmslab_close(slab);
+	slab = NULL;
+	test_cleanup();
+}
+
+static void create(uint32_t slots, uint32_t max_slots, uint32_t max_procs)
+{
+	struct shmslab_config cfg;
+
+	shmslab_config_init(&cfg);
+	cfg.slot_count = slots;
+	cfg.max_slots = max_slots;
+	cfg.slot_size = 64;
+	cfg.max_procs = max_procs;
+	test_name(name);
+	ck_assert_int_eq(shmslab_create(name, &cfg, &slab), 0);
+}
+
+/*
+ * Run PROGRAM (a test program) with ARGS, SHMSLAB_KILLPOINT=KP if KP is set;
+ * with OUT, its stdout is a pipe we read; with IN, its stdin a pipe we hold.
+ */
+static pid_t spawn(const char *program, const char *const args[], const char *kp, int *in, int *out)
+{
+	char *argv[8], *envp[64], kpvar[96];
+	posix_spawn_file_actions_t fa;
+	int pipefd[2], inpipe[2], n = 0, e = 0;
+	pid_t pid;
+
+	argv[n++] = (char *)test_program(program);
+	for (; args[n - 1] != NULL; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	for (char **p = environ; *p != NULL && e < 62; p++)
+		if (strncmp(*p, "SHMSLAB_KILLPOINT=", 18) != 0)
+			envp[e++] = *p;
+	if (kp != NULL) {
+		snprintf(kpvar, sizeof(kpvar), "SHMSLAB_KILLPOINT=%s", kp);
+		envp[e++] = kpvar;
+	}
+	envp[e] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	if (out != NULL) {
+		ck_assert_int_eq(pipe(pipefd), 0);
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+		posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	}
+	if (in != NULL) {
+		ck_assert_int_eq(pipe(inpipe), 0);
+		posix_spawn_file_actions_adddup2(&fa, inpipe[0], 0);
+		posix_spawn_file_actions_addclose(&fa, inpipe[1]);
+	}
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	if (out != NULL) {
+		close(pipefd[1]);
+		*out = pipefd[0];
+	}
+	if (in != NULL) {
+		close(inpipe[0]);
+		*in = inpipe[1];
+	}
+	return pid;
+}
+
+/* Run the kill-point scenario and see it die by SIGKILL at KP. */
+static void killed_at(const char *kp)
+{
+	const char *args[] = { name, NULL };
+	int status;
+	pid_t pid = spawn("tests/kp-helper", args, kp, NULL, NULL);
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		      "kp-helper did not die at kill point %s (status %#x)", kp, status);
+}
+
+static void assert_invariant(void)
+{
+	char why[256];
+	const char *err = invariant_check(slab, why, sizeof(why));
+
+	ck_assert_msg(err == NULL, "%s", err);
+}
+
+static void assert_keeps_working(void)
+{
+	char why[256];
+	const char *err = invariant_exercise(slab, why, sizeof(why));
+
+	ck_assert_msg(err == NULL, "%s", err);
+	assert_invariant();
+}
+
+/*
+ * The process dies at kill point KP, after another died inside a free; a
+ * third recovers, finds everything in its place, and the segment works.
+ */
+static void recover_after(const char *kp)
+{
+	int n;
+
+	create(8, 64, 8);
+	/* a victim first, dead inside a free: recovery meets limbo, and the
+	 * scenario's own recovery has something to do */
+	killed_at("free_marked");
+	killed_at(kp);
+	n = shmslab_recover(slab);
+	ck_assert_msg(n > 0, "recovery after %s reclaimed %d", kp, n);
+	assert_invariant();
+	/* nothing is left for a second recovery */
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	assert_keeps_working();
+}
+
+/* One test per kill point, named after it. */
+#define KP_TEST(kp)                      \
+	START_TEST(test_recover_at_##kp) \
+	{                                \
+		recover_after(#kp);      \
+	}                                \
+	END_TEST
+SHMSLAB_KILLPOINT_LIST(KP_TEST)
+#undef KP_TEST
+
+START_TEST(test_recover_nothing_dead)
+{
+	shmslab_ref ref;
+
+	create(8, 0, 4);
+	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	assert_invariant();
+	ck_assert_int_eq(shmslab_free(slab, ref), 0);
+}
+END_TEST
+
+/* A helper holds a view of REF until killed; someone else then needs the write lock. */
+static void killed_holder_does_not_block(const char *hold)
+{
+	char refstr[32], held[8] = "";
+	const char *args[] = { hold, name, refstr, NULL };
+	struct shmslab_view v;
+	shmslab_ref ref;
+	uint64_t t0;
+	int in, out, status;
+	pid_t pid;
+
+	create(4, 0, 8);
+	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
+	ck_assert_int_eq(shmslab_store(slab, ref, "before", 6), 0);
+	snprintf(refstr, sizeof(refstr), "%llx", (unsigned long long)ref);
+	/* its stdin stays open until it dies: it holds the view until then */
+	pid = spawn("tests/slab-helper", args, NULL, &in, &out);
+	ck_assert_int_eq(read(out, held, 5), 5);
+	ck_assert_str_eq(held, "held\n");
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	close(in);
+	close(out);
+	t0 = test_now_ms();
+	ck_assert_int_eq(shmslab_write_begin(slab, ref, &v), 0);
+	ck_assert_msg(test_now_ms() - t0 < 2000, "took %llu ms",
+		      (unsigned long long)(test_now_ms() - t0));
+	memcpy(v.data, "after", 5);
+	v.len = 5;
+	ck_assert_int_eq(shmslab_write_end(slab, &v), 0);
+	ck_assert_int_eq(shmslab_free(slab, ref), 0);
+	/* the wait found the holder dead and recovered all it held */
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	assert_invariant();
+}
+
+START_TEST(test_recover_killed_reader_releases)
+{
+	killed_holder_does_not_block("hold-read");
+}
+END_TEST
+
+START_TEST(test_recover_killed_writer_releases)
+{
+	killed_holder_does_not_block("hold-write");
+}
+END_TEST
+
+START_TEST(test_recover_torn_for_live_owner)
+{
+	char refstr[32], held[8] = "";
+	const char *args[] = { "hold-write", name, refstr, NULL };
+	char buf[16];
+	shmslab_ref ref;
+	int in, out, status;
+	pid_t pid;
+
+	create(4, 0, 8);
+	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
+	ck_assert_int_eq(shmslab_store(slab, ref, "whole", 5), 0);
+	snprintf(refstr, sizeof(refstr), "%llx", (unsigned long long)ref);
+	pid = spawn("tests/slab-helper", args, NULL, &in, &out);
+	ck_assert_int_eq(read(out, held, 5), 5);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	close(in);
+	close(out);
+	/* our slot, written by a process that died mid-write: never read as valid */
+	ck_assert_int_eq(shmslab_read(slab, ref, buf, sizeof(buf)), -EOWNERDEAD);
+	ck_assert_int_eq(shmslab_read(slab, ref, buf, sizeof(buf)), -EOWNERDEAD);
+	ck_assert_int_eq(shmslab_store(slab, ref, "again", 5), 0);
+	ck_assert_int_eq(shmslab_read(slab, ref, buf, sizeof(buf)), 5);
+	ck_assert_int_eq(memcmp(buf, "again", 5), 0);
+	ck_assert_int_eq(shmslab_free(slab, ref), 0);
+}
+END_TEST
+
+START_TEST(test_recover_full_table_of_dead)
+{
+	struct shmslab_stats st;
+	struct shmslab *late;
+
+	create(8, 64, 3);
+	/* two processes die attached, with slots; the table is full with us */
+	killed_at("alloc_kept_claimed");
+	killed_at("alloc_kept_claimed");
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.procs, 1);
+	ck_assert_uint_eq(st.dead_procs, 2);
+	/* the newcomer reclaims the dead entries, and their slots, to get in */
+	ck_assert_int_eq(shmslab_open(name, &late), 0);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.procs, 2);
+	ck_assert_uint_eq(st.dead_procs, 0);
+	shmslab_close(late);
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	assert_invariant();
+	assert_keeps_working();
+}
+END_TEST
+
+START_TEST(test_recover_alloc_recovers_before_enospc)
+{
+	struct shmslab_stats st;
+	shmslab_ref refs[64];
+	int n = 0;
+
+	create(8, 64, 4);
+	/* dies holding a kept slot and the 16 slots of the growth test */
+	killed_at("grow_pushed");
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	/* every free slot, and then the dead process's: alloc recovers on its own */
+	while (n < 64 && shmslab_alloc(slab, &refs[n]) == 0)
+		n++;
+	ck_assert_int_eq(n, 64);
+	while (n > 0)
+		ck_assert_int_eq(shmslab_free(slab, refs[--n]), 0);
+	assert_invariant();
+}
+END_TEST
+
+START_TEST(test_recover_pid_liveness)
+{
+	create(8, 64, 8);
+	setenv("SHMSLAB_LIVENESS", "pid", 1);
+	killed_at("free_marked");
+	unsetenv("SHMSLAB_LIVENESS");
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	assert_invariant();
+	assert_keeps_working();
+}
+END_TEST
+
+struct recoverer {
+	int result;
+};
+
+static void *recover_thread(void *arg)
+{
+	struct recoverer *r = arg;
+	struct shmslab *own;
+
+	r->result = shmslab_open(name, &own);
+	if (r->result == 0) {
+		r->result = shmslab_recover(own);
+		shmslab_close(own);
+	}
+	return NULL;
+}
+
+START_TEST(test_recover_concurrent_recoverers)
+{
+	struct recoverer r[3];
+	pthread_t t[3];
+	int total = 0;
+
+	create(8, 64, 8);
+	killed_at("free_marked");
+	killed_at("store_copied");
+	/* three attachments recover at once: one does it all, none double-frees */
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, recover_thread, &r[i]);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_ge(r[i].result, 0);
+		total += r[i].result > 0;
+	}
+	ck_assert_int_eq(total, 1);
+	assert_invariant();
+	assert_keeps_working();
+}
+END_TEST
+
+START_TEST(test_recover_stat_shows_dead)
+{
+	struct shmslab_proc_info info;
+	int dead = 0;
+
+	create(8, 64, 4);
+	killed_at("write_drained");
+	for (uint32_t e = 0; e < 4; e++) {
+		ck_assert_int_eq(shmslab_proc_info(slab, e, &info), 0);
+		dead += info.attached && !info.alive;
+	}
+	ck_assert_int_eq(dead, 1);
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	for (uint32_t e = 0; e < 4; e++) {
+		ck_assert_int_eq(shmslab_proc_info(slab, e, &info), 0);
+		ck_assert(!info.attached || info.alive);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("recover");
+	TCase *tc = tcase_create("recover");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+#define KP_ADD(kp) tcase_add_test(tc, test_recover_at_##kp);
+	SHMSLAB_KILLPOINT_LIST(KP_ADD)
+#undef KP_ADD
+	tcase_add_test(tc, test_recover_nothing_dead);
+	tcase_add_test(tc, test_recover_killed_reader_releases);
+	tcase_add_test(tc, test_recover_killed_writer_releases);
+	tcase_add_test(tc, test_recover_torn_for_live_owner);
+	tcase_add_test(tc, test_recover_full_table_of_dead);
+	tcase_add_test(tc, test_recover_alloc_recovers_before_enospc);
+	tcase_add_test(tc, test_recover_pid_liveness);
+	tcase_add_test(tc, test_recover_concurrent_recoverers);
+	tcase_add_test(tc, test_recover_stat_shows_dead);
+	suite_add_tcase(s, tc);
+	return test_main(s);
+}
