@@ -3,7 +3,7 @@
 # The command-line tools: --help and --version, usage errors (status 2 and the
 # usage text), failures (status 1 and "tool: NAME: message"), and what create,
 # stat and rm do to real segments.
-PLAN=74
+PLAN=80
 . "$top_srcdir/tests/tap.sh"
 
 create=$top_builddir/tools/shmslab-create
@@ -14,8 +14,8 @@ version=$(sed -n 's/^#define SHMSLAB_VERSION_STRING "\(.*\)"$/\1/p' "$top_srcdir
 # Every segment name this test may create; the trap removes them all.
 base=/shmslab-tools-$$
 n1=$base-1 n2=$base-2 n3=$base-3 n4=$base-4 n5=$base-5 n6=$base-6 n7=$base-7 n8=$base-8
-n9=$base-9 n10=$base-10
-names="$n1 $n2 $n3 $n4 $n5 $n6 $n7 $n8 $n9 $n10"
+n9=$base-9 n10=$base-10 n11=$base-11
+names="$n1 $n2 $n3 $n4 $n5 $n6 $n7 $n8 $n9 $n10 $n11"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmslab-tools.XXXXXX") || exit 1
 
 cleanup() {
@@ -253,6 +253,27 @@ failure "shmslab-rm with a missing name among others exits 1 naming only it" \
 	shmslab-rm "$n2" "No such file or directory" "$n9" "$n2" "$n10"
 check "the other names were removed all the same" \
 	sh -c '[ ! -e "/dev/shm$1" ] && [ ! -e "/dev/shm$2" ]' sh "$n9" "$n10"
+
+# A process that dies holding a write lock and slots (the kill-point build of
+# the library kills itself at the named step), then stat and --recover.
+"$create" "$n11" --slots 8 --max-slots 64 --slot-size 64
+SHMSLAB_KILLPOINT=write_drained "$top_builddir/tests/kp-helper" "$n11" >/dev/null 2>&1
+run "$stat" "$n11"
+check "stat counts the dead process apart from the attached ones" \
+	grep -q "0 of 64 attached, 1 dead and not recovered yet" "$out"
+check "stat shows what the dead process holds" \
+	grep -Eq "entry 0 +pid [0-9]+ +DEAD +owns 3, keeps 0, reads 0, writes 1" "$out"
+run "$stat" "$n11" --json
+check "stat --json reports the dead process" \
+	grep -q '"dead_procs":1,.*"alive":false,"owned":3,"kept":0,"reading":0,"writing":1' "$out"
+run "$stat" "$n11" --recover
+check "stat --recover says what it reclaimed" \
+	grep -q "^$n11: recovered 3 slots, 1 lock and 1 process-table entry\$" "$out"
+check "and then reports a segment with nothing dead" \
+	sh -c 'grep -q "available  8" "$1" && grep -q "0 of 64 attached$" "$1"' sh "$out"
+run "$stat" "$n11" --recover
+check "a second --recover finds nothing" \
+	grep -q "^$n11: recovered 0 slots, 0 locks and 0 process-table entries\$" "$out"
 
 # Not covered here: stat on a full process table needs a process holding an
 # attachment; the C tests cover shmslab_inspect.

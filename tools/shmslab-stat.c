@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * shmslab-stat: show what is inside a segment.  It attaches for inspection
- * only, so it takes no process-table entry and works on a full table.
+ * only, so it takes no process-table entry and works on a full table; with
+ * --recover it first attaches for real to reclaim what dead processes held.
  */
 #include "config.h"
 
@@ -20,25 +21,22 @@ static const char usage[] =
 	"\n"
 	"  --slots    also list every slot that is not free\n"
 	"  --json     print one JSON object instead of text\n"
+	"  --recover  first reclaim what processes that died were holding, and say\n"
+	"             what came back (this attaches to the segment)\n"
 	"  --help     show this help and exit\n"
 	"  --version  show the version and exit\n";
 
-enum { OPT_SLOTS = 256, OPT_JSON, OPT_HELP, OPT_VERSION };
+enum { OPT_SLOTS = 256, OPT_JSON, OPT_RECOVER, OPT_HELP, OPT_VERSION };
 
 static const struct option options[] = {
-	{ "slots", no_argument, NULL, OPT_SLOTS },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+	{ "slots", no_argument, NULL, OPT_SLOTS },     { "json", no_argument, NULL, OPT_JSON },
+	{ "recover", no_argument, NULL, OPT_RECOVER }, { "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION }, { NULL, 0, NULL, 0 },
 };
 
 static const char *const state_names[] = { "free", "owned", "queued", "busy" };
 
-struct proc_row {
-	struct shmslab_proc_info info;
-	uint64_t allocated;
-};
+static const char *const died_in[] = { "", "alloc", "free", "growing the segment" };
 
 static void json_string(FILE *out, const char *s)
 {
@@ -82,23 +80,20 @@ static void print_slot_json(FILE *out, const struct shmslab_slot_info *si, int f
 }
 
 /* Walk the slots: tally what each process owns, and list the busy ones if asked. */
-static int walk_slots(FILE *out, struct shmslab *slab, const struct shmslab_stats *st,
-		      struct proc_row *rows, int list, int json)
+/* With --slots: every slot that is not free, one line (or object) each. */
+static int list_slots(FILE *out, struct shmslab *slab, const struct shmslab_stats *st, int json)
 {
 	int first = 1;
 
-	if (list)
-		fprintf(out, json ? ",\"slots\":[" : "\n  %-10s %-10s %-7s %-10s %-6s %-6s %s\n",
-			"index", "generation", "state", "length", "owner", "writer", "readers");
+	fprintf(out, json ? ",\"slots\":[" : "\n  %-10s %-10s %-7s %-10s %-6s %-6s %s\n", "index",
+		"generation", "state", "length", "owner", "writer", "readers");
 	for (uint64_t i = 0; i < st->slot_count; i++) {
 		struct shmslab_slot_info si;
 		int err = shmslab_slot_info(slab, i, &si);
 
 		if (err)
 			return err;
-		if (si.owner >= 0 && (uint64_t)si.owner < st->max_procs)
-			rows[si.owner].allocated++;
-		if (!list || si.state == SHMSLAB_SLOT_FREE)
+		if (si.state == SHMSLAB_SLOT_FREE)
 			continue;
 		if (json)
 			print_slot_json(out, &si, first);
@@ -106,40 +101,65 @@ static int walk_slots(FILE *out, struct shmslab *slab, const struct shmslab_stat
 			print_slot_text(out, &si);
 		first = 0;
 	}
-	if (list && json)
+	if (json)
 		putc(']', out);
 	return 0;
 }
 
-static int show(FILE *out, struct shmslab *slab, const char *name, int list, int json)
+static void print_proc_text(FILE *out, const struct shmslab_proc_info *p)
+{
+	fprintf(out, "    entry %-4u pid %-8lld %s owns %llu, keeps %llu, reads %llu, writes %llu",
+		p->entry, (long long)p->pid, p->alive ? "     " : "DEAD ",
+		(unsigned long long)p->owned, (unsigned long long)p->kept,
+		(unsigned long long)p->reading, (unsigned long long)p->writing);
+	if (p->died_in != 0)
+		fprintf(out, "; died in %s (slot %lld)", died_in[p->died_in],
+			(long long)p->died_slot);
+	putc('\n', out);
+}
+
+static void print_proc_json(FILE *out, const struct shmslab_proc_info *p, int first)
+{
+	fprintf(out,
+		"%s{\"entry\":%u,\"pid\":%lld,\"alive\":%s,\"owned\":%llu,\"kept\":%llu,"
+		"\"reading\":%llu,\"writing\":%llu",
+		first ? "" : ",", p->entry, (long long)p->pid, p->alive ? "true" : "false",
+		(unsigned long long)p->owned, (unsigned long long)p->kept,
+		(unsigned long long)p->reading, (unsigned long long)p->writing);
+	if (p->died_in != 0)
+		fprintf(out, ",\"died_in\":\"%s\",\"died_slot\":%lld", died_in[p->died_in],
+			(long long)p->died_slot);
+	putc('}', out);
+}
+
+static int show(FILE *out, struct shmslab *slab, const char *name, int list, int json,
+		const struct shmslab_recovery *got)
 {
 	struct shmslab_stats st;
-	struct proc_row *rows;
 	int err = shmslab_stat(slab, &st), first = 1;
 
 	if (err)
 		return err;
-	rows = calloc(st.max_procs, sizeof(*rows));
-	if (rows == NULL)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < st.max_procs && err == 0; i++)
-		err = shmslab_proc_info(slab, i, &rows[i].info);
-	if (err)
-		goto out;
-
 	if (json) {
 		fprintf(out, "{\"name\":");
 		json_string(out, name);
 		fprintf(out,
 			",\"layout_version\":%llu,\"slot_size\":%llu,\"slot_count\":%llu,"
 			"\"max_slots\":%llu,\"shards\":%llu,\"available\":%llu,\"allocated\":%llu,"
-			"\"unowned\":%llu,\"queued\":%llu,\"busy\":%llu,\"max_procs\":%llu",
+			"\"unowned\":%llu,\"queued\":%llu,\"busy\":%llu,\"max_procs\":%llu,"
+			"\"procs\":%llu,\"dead_procs\":%llu",
 			(unsigned long long)st.layout_version, (unsigned long long)st.slot_size,
 			(unsigned long long)st.slot_count, (unsigned long long)st.max_slots,
 			(unsigned long long)st.shards, (unsigned long long)st.available,
 			(unsigned long long)st.allocated, (unsigned long long)st.unowned,
 			(unsigned long long)st.queued, (unsigned long long)st.busy,
-			(unsigned long long)st.max_procs);
+			(unsigned long long)st.max_procs, (unsigned long long)st.procs,
+			(unsigned long long)st.dead_procs);
+		if (got != NULL)
+			fprintf(out,
+				",\"recovered\":{\"slots\":%llu,\"locks\":%llu,\"procs\":%llu}",
+				(unsigned long long)got->slots, (unsigned long long)got->locks,
+				(unsigned long long)got->procs);
 	} else {
 		fprintf(out, "%s: libshmslab segment, layout version %llu\n", name,
 			(unsigned long long)st.layout_version);
@@ -154,45 +174,68 @@ static int show(FILE *out, struct shmslab *slab, const char *name, int list, int
 		if (st.busy)
 			fprintf(out, "  busy       %llu\n", (unsigned long long)st.busy);
 	}
-	err = walk_slots(out, slab, &st, rows, list, json);
-	if (err)
-		goto out;
-
+	if (list) {
+		err = list_slots(out, slab, &st, json);
+		if (err)
+			return err;
+	}
 	if (json)
 		fprintf(out, ",\"processes\":[");
 	else
-		fprintf(out, "%s  processes  %llu of %llu attached\n", list ? "\n" : "",
-			(unsigned long long)st.procs, (unsigned long long)st.max_procs);
+		fprintf(out, "%s  processes  %llu of %llu attached%s", list ? "\n" : "",
+			(unsigned long long)st.procs, (unsigned long long)st.max_procs,
+			st.dead_procs ? "" : "\n");
+	if (!json && st.dead_procs)
+		fprintf(out, ", %llu dead and not recovered yet (shmslab-stat --recover)\n",
+			(unsigned long long)st.dead_procs);
 	for (uint32_t i = 0; i < st.max_procs; i++) {
-		const struct proc_row *r = &rows[i];
+		struct shmslab_proc_info p;
 
-		if (!r->info.attached)
+		err = shmslab_proc_info(slab, i, &p);
+		if (err)
+			return err;
+		if (!p.attached)
 			continue;
 		if (json)
-			fprintf(out, "%s{\"entry\":%u,\"pid\":%lld,\"allocated\":%llu}",
-				first ? "" : ",", r->info.entry, (long long)r->info.pid,
-				(unsigned long long)r->allocated);
+			print_proc_json(out, &p, first);
 		else
-			fprintf(out, "    entry %-4u pid %-8lld owns %llu slot%s\n", r->info.entry,
-				(long long)r->info.pid, (unsigned long long)r->allocated,
-				r->allocated == 1 ? "" : "s");
+			print_proc_text(out, &p);
 		first = 0;
 	}
 	if (json)
 		fprintf(out, "]}\n");
-out:
-	free(rows);
-	return err;
+	return 0;
+}
+
+/* --recover: attach, reclaim what dead processes held, and say what came back. */
+static int recover(const char *name, int json, struct shmslab_recovery *got)
+{
+	struct shmslab *slab;
+	int err = shmslab_open(name, &slab);
+
+	if (err)
+		return err;
+	err = shmslab_recover_counts(slab, got);
+	shmslab_close(slab);
+	if (err < 0)
+		return err;
+	if (!json)
+		printf("%s: recovered %llu slot%s, %llu lock%s and %llu process-table entr%s\n",
+		       name, (unsigned long long)got->slots, got->slots == 1 ? "" : "s",
+		       (unsigned long long)got->locks, got->locks == 1 ? "" : "s",
+		       (unsigned long long)got->procs, got->procs == 1 ? "y" : "ies");
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	struct shmslab_recovery got;
 	struct shmslab *slab;
 	const char *name;
 	char *report = NULL;
 	size_t report_len = 0;
 	FILE *out;
-	int list = 0, json = 0, opt, err;
+	int list = 0, json = 0, do_recover = 0, opt, err;
 
 	tool_init("shmslab-stat", usage, argv);
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -202,6 +245,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			json = 1;
+			break;
+		case OPT_RECOVER:
+			do_recover = 1;
 			break;
 		case OPT_HELP:
 			tool_help();
@@ -215,6 +261,11 @@ int main(int argc, char **argv)
 		tool_usage_error(optind >= argc ? "a segment NAME is required"
 						: "only one segment NAME is allowed");
 	name = argv[optind];
+	if (do_recover) {
+		err = recover(name, json, &got);
+		if (err)
+			tool_fail(name, err);
+	}
 	err = shmslab_inspect(name, &slab);
 	if (err)
 		tool_fail(name, err);
@@ -222,7 +273,7 @@ int main(int argc, char **argv)
 	out = open_memstream(&report, &report_len);
 	if (out == NULL)
 		tool_fail(name, -errno);
-	err = show(out, slab, name, list, json);
+	err = show(out, slab, name, list, json, do_recover ? &got : NULL);
 	shmslab_close(slab);
 	if (fclose(out) != 0 && err == 0)
 		err = -ENOMEM;
