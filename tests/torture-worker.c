@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A torture worker: random operations on a segment, forever, until it is
+ * killed.  It publishes some of its slots on a board (a small shared table)
+ * and reads and rewrites slots that other workers published, so that locks
+ * are held across processes when the driver kills one.
+ *
+ *   torture-worker NAME BOARD SEED
+ *
+ * Every message carries a checksum.  A message read as valid (read returns
+ * its length) that fails its checksum is a torn message shown as whole: the
+ * worker exits 3.  Any other unexpected error: exit 1.  It writes a byte to
+ * stdout every 256 operations, so the driver sees it is not stuck.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shmslab.h"
+
+#define HELD	8
+#define MSG_MAX 256
+
+static struct shmslab *slab;
+static _Atomic uint64_t *board;
+static uint32_t board_len;
+static uint64_t rng;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+static uint32_t checksum(const uint8_t *p, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* A message of random length: its bytes, then the checksum of those bytes. */
+static size_t make_message(uint8_t *buf)
+{
+	size_t len = 4 + rnd(MSG_MAX - 8);
+	uint32_t sum;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)rnd(256);
+	sum = checksum(buf, len);
+	memcpy(buf + len, &sum, 4);
+	return len + 4;
+}
+
+static int message_whole(const uint8_t *buf, size_t len)
+{
+	uint32_t sum;
+
+	if (len == 0)
+		return 1; /* freshly allocated, never stored */
+	if (len < 8)
+		return 0;
+	memcpy(&sum, buf + len - 4, 4);
+	return sum == checksum(buf, len - 4);
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "torture-worker %d: %s: %s\n", (int)getpid(), what, shmslab_strerror(err));
+	exit(1);
+}
+
+/* A read of someone's slot: whole, or an error that says why not. */
+static void check_read(shmslab_ref ref, int own)
+{
+	uint8_t buf[MSG_MAX];
+	ssize_t len = shmslab_read(slab, ref, buf, sizeof(buf));
+
+	if (len >= 0 && !message_whole(buf, (size_t)len)) {
+		fprintf(stderr, "torture-worker %d: a torn message read as whole\n", (int)getpid());
+		exit(3);
+	}
+	/* ours is never freed under us; anyone's may be torn by a writer that died */
+	if (len < 0 && len != -EOWNERDEAD && (own || (len != -ESTALE && len != -EINVAL)))
+		die("read", (int)len);
+}
+
+static void write_view(shmslab_ref ref, int own)
+{
+	uint8_t msg[MSG_MAX];
+	struct shmslab_view v;
+	size_t len = make_message(msg);
+	int err = shmslab_write_begin(slab, ref, &v);
+
+	if (err) {
+		if (own || (err != -ESTALE && err != -EINVAL))
+			die("write_begin", err);
+		return;
+	}
+	/* two halves: a kill between them leaves the message torn */
+	memcpy(v.data, msg, len / 2);
+	memcpy((uint8_t *)v.data + len / 2, msg + len / 2, len - len / 2);
+	v.len = len;
+	err = shmslab_write_end(slab, &v);
+	if (err)
+		die("write_end", err);
+}
+
+int main(int argc, char **argv)
+{
+	shmslab_ref held[HELD];
+	uint32_t nheld = 0;
+	uint64_t ops = 0;
+	int fd, err;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: torture-worker NAME BOARD SEED\n");
+		return 2;
+	}
+	rng = strtoull(argv[3], NULL, 10) * 0x9e3779b97f4a7c15ull + 1;
+	fd = shm_open(argv[2], O_RDWR, 0);
+	if (fd < 0)
+		die("board", -errno);
+	board_len = 64;
+	board = mmap(NULL, board_len * sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (board == MAP_FAILED)
+		die("board", -errno);
+	err = shmslab_open(argv[1], &slab);
+	if (err)
+		die("open", err);
+	for (;;) {
+		uint32_t pick = rnd(100);
+
+		if (pick < 25 && nheld < HELD) {
+			uint8_t msg[MSG_MAX];
+			size_t len;
+
+			err = shmslab_alloc(slab, &held[nheld]);
+			if (err == -ENOSPC)
+				continue;
+			if (err)
+				die("alloc", err);
+			len = make_message(msg);
+			err = shmslab_store(slab, held[nheld], msg, len);
+			if (err)
+				die("store", err);
+			nheld++;
+		} else if (pick < 45 && nheld > 0) {
+			uint32_t i = rnd(nheld);
+
+			err = shmslab_free(slab, held[i]);
+			if (err)
+				die("free", err);
+			held[i] = held[--nheld];
+		} else if (pick < 55 && nheld > 0) {
+			check_read(held[rnd(nheld)], 1);
+		} else if (pick < 62 && nheld > 0) {
+			write_view(held[rnd(nheld)], 1);
+		} else if (pick < 70 && nheld > 0) {
+			/* publish: others will read and rewrite it */
+			atomic_store(&board[rnd(board_len)], held[rnd(nheld)]);
+		} else if (pick < 88) {
+			shmslab_ref ref = atomic_load(&board[rnd(board_len)]);
+
+			if (ref != SHMSLAB_REF_NONE)
+				check_read(ref, 0);
+		} else if (pick < 96) {
+			shmslab_ref ref = atomic_load(&board[rnd(board_len)]);
+
+			if (ref != SHMSLAB_REF_NONE)
+				write_view(ref, 0);
+		} else if (pick < 97) {
+			err = shmslab_recover(slab);
+			if (err < 0)
+				die("recover", err);
+		} else if (pick < 98) {
+			/* leave and come back, giving back what we hold */
+			while (nheld > 0)
+				if ((err = shmslab_free(slab, held[--nheld])) != 0)
+					die("free", err);
+			shmslab_close(slab);
+			err = shmslab_open(argv[1], &slab);
+			if (err)
+				die("reopen", err);
+		}
+		if (++ops % 256 == 0 && write(1, "", 1) != 1)
+			return 1;
+	}
+}

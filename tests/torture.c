@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The torture test: worker processes (tests/torture-worker) do random
+ * operations on one segment while this driver SIGKILLs random ones, at
+ * whatever instruction they are at, and starts new ones, for a bounded time.
+ * No worker may see a torn message as whole or fail an operation, the
+ * workers as a whole must never stop making progress (nothing waits
+ * forever), and at the end, after recovery, the invariant of
+ * tests/invariant.h holds and the segment keeps working.  Output is TAP.
+ *
+ *   torture [--seconds N] [--workers W]     (default 20 s, or $TORTURE_SECONDS; 4)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "invariant.h"
+#include "shmslab.h"
+
+#define WORKERS_MAX 16
+#define STUCK_MS    10000 /* no progress from any worker this long: something waits forever */
+
+extern char **environ;
+
+struct worker {
+	pid_t pid;
+	int out; /* its progress bytes */
+};
+
+static char name[64], board[80], program[4096];
+static struct worker workers[WORKERS_MAX];
+static unsigned nworkers, seed;
+static uint64_t progress, kills, failures;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void start(struct worker *w)
+{
+	char seedstr[32];
+	char *argv[] = { program, name, board, seedstr, NULL };
+	posix_spawn_file_actions_t fa;
+	int out[2];
+
+	snprintf(seedstr, sizeof(seedstr), "%u", ++seed);
+	if (pipe(out) != 0) {
+		perror("torture: pipe");
+		exit(1);
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_addclose(&fa, out[0]);
+	if (posix_spawn(&w->pid, program, &fa, NULL, argv, environ) != 0) {
+		perror("torture: spawn");
+		exit(1);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	w->out = out[0];
+}
+
+/* Kill W (whatever it is doing) and collect it; a worker that ended on its own failed. */
+static void stop(struct worker *w)
+{
+	int status;
+
+	kill(w->pid, SIGKILL);
+	waitpid(w->pid, &status, 0);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+		fprintf(stderr, "torture: worker %d ended on its own (status %#x)\n", (int)w->pid,
+			status);
+		failures++;
+	}
+	close(w->out);
+}
+
+/* Read the workers' progress bytes for up to MS milliseconds; answer how many came. */
+static uint64_t drain(unsigned ms)
+{
+	struct pollfd pfd[WORKERS_MAX];
+	uint64_t got = 0, end = now_ms() + ms;
+	char buf[4096];
+
+	for (unsigned i = 0; i < nworkers; i++) {
+		pfd[i].fd = workers[i].out;
+		pfd[i].events = POLLIN;
+	}
+	for (uint64_t t = now_ms(); t < end; t = now_ms()) {
+		if (poll(pfd, nworkers, (int)(end - t)) <= 0)
+			continue;
+		for (unsigned i = 0; i < nworkers; i++) {
+			ssize_t n;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			while ((n = read(pfd[i].fd, buf, sizeof(buf))) > 0)
+				got += (uint64_t)n;
+		}
+	}
+	progress += got;
+	return got;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("TORTURE_SECONDS"), *top = getenv("top_builddir");
+	unsigned seconds = env ? (unsigned)atoi(env) : 20;
+	struct shmslab_config cfg;
+	struct shmslab *slab;
+	uint64_t end, quiet_since, longest_quiet = 0;
+	char why[256];
+	const char *bad;
+	int fd, n;
+
+	nworkers = 4;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			seconds = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
+			nworkers = (unsigned)atoi(argv[++i]);
+		else {
+			fprintf(stderr, "usage: torture [--seconds N] [--workers W]\n");
+			return 2;
+		}
+	}
+	if (nworkers < 2 || nworkers > WORKERS_MAX || seconds == 0) {
+		fprintf(stderr, "torture: 2 to %d workers, at least 1 second\n", WORKERS_MAX);
+		return 2;
+	}
+	snprintf(program, sizeof(program), "%s/tests/torture-worker", top ? top : ".");
+	snprintf(name, sizeof(name), "/shmslab-torture-%ld", (long)getpid());
+	snprintf(board, sizeof(board), "%s-board", name);
+	srand((unsigned)getpid());
+
+	shmslab_config_init(&cfg);
+	cfg.slot_count = 48;
+	cfg.max_slots = 128;
+	cfg.slot_size = 256;
+	cfg.max_procs = nworkers * 2 + 2;
+	n = shmslab_create(name, &cfg, &slab);
+	if (n) {
+		fprintf(stderr, "torture: %s: %s\n", name, shmslab_strerror(n));
+		return 1;
+	}
+	fd = shm_open(board, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || ftruncate(fd, 64 * sizeof(uint64_t)) != 0) {
+		perror("torture: board");
+		return 1;
+	}
+	close(fd);
+
+	printf("1..4\n");
+	for (unsigned i = 0; i < nworkers; i++)
+		start(&workers[i]);
+	end = now_ms() + seconds * 1000ull;
+	quiet_since = now_ms();
+	while (now_ms() < end) {
+		struct worker *victim = &workers[(unsigned)rand() % nworkers];
+
+		if (drain(5 + (unsigned)rand() % 60) > 0)
+			quiet_since = now_ms();
+		if (now_ms() - quiet_since > longest_quiet)
+			longest_quiet = now_ms() - quiet_since;
+		if (longest_quiet > STUCK_MS)
+			break;
+		stop(victim);
+		start(victim);
+		kills++;
+	}
+	for (unsigned i = 0; i < nworkers; i++)
+		stop(&workers[i]);
+
+	printf("%s 1 - %llu kills survived, about %llu operations; no worker saw a torn message "
+	       "or failed\n",
+	       failures == 0 ? "ok" : "not ok", (unsigned long long)kills,
+	       (unsigned long long)progress * 256);
+	printf("%s 2 - no waiting forever: longest spell without progress %llu ms\n",
+	       longest_quiet <= STUCK_MS ? "ok" : "not ok", (unsigned long long)longest_quiet);
+	n = shmslab_recover(slab);
+	bad = n < 0 ? shmslab_strerror(n) : invariant_check(slab, why, sizeof(why));
+	printf("%s 3 - after recovery (%d reclaimed) the invariant holds%s%s\n",
+	       bad ? "not ok" : "ok", n, bad ? ": " : "", bad ? bad : "");
+	bad = invariant_exercise(slab, why, sizeof(why));
+	if (bad == NULL)
+		bad = invariant_check(slab, why, sizeof(why));
+	printf("%s 4 - and the segment keeps working%s%s\n", bad ? "not ok" : "ok", bad ? ": " : "",
+	       bad ? bad : "");
+	shmslab_close(slab);
+	if (shmslab_unlink(name) != 0 || shm_unlink(board) != 0)
+		return 1;
+	return 0;
+}
