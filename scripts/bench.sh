@@ -8,8 +8,9 @@
 #   scripts/bench.sh [--against REV] [RUNS]     (default 5 runs per case)
 #
 # With --against, git revision REV is built beside the tree and each case runs
-# on both builds under the same hyperfine invocation, so that the table shows
-# what a change costs, measured in one run.
+# on both builds, alternating run by run (which build goes first alternates
+# too), so that load that comes and goes on a shared machine falls on both
+# alike; the table shows what a change costs, measured in one run.
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -43,10 +44,15 @@ case_() {
 	shift
 	say "$name: shmslab-bench $*"
 	if [ -n "$against" ]; then
-		hyperfine --style basic --runs "$runs" --warmup 1 --export-csv "$out/$name.csv" \
-			-n "$name" "$bench $* --out $out/$name.txt" \
-			-n "$name-base" "$out/base/tools/shmslab-bench $* --out $out/$name-base.txt" \
-			>"$out/$name.hyperfine" 2>&1 || { cat "$out/$name.hyperfine"; exit 1; }
+		# a first run of each, left out of the medians, warms caches and pages
+		for r in $(seq 0 "$runs"); do
+			first=$bench second=$out/base/tools/shmslab-bench f=$name s=$name-base
+			if [ $((r % 2)) -eq 1 ]; then
+				first=$out/base/tools/shmslab-bench second=$bench f=$name-base s=$name
+			fi
+			"$first" "$@" --out "$out/$f.txt" >/dev/null &&
+				"$second" "$@" --out "$out/$s.txt" >/dev/null || exit 1
+		done
 	else
 		hyperfine --style basic --runs "$runs" --warmup 1 --export-csv "$out/$name.csv" \
 			-n "$name" "$bench $* --out $out/$name.txt" \
