@@ -36,9 +36,9 @@ extern "C" {
 #endif
 
 #define SHMSLAB_VERSION_MAJOR  0
-#define SHMSLAB_VERSION_MINOR  2
+#define SHMSLAB_VERSION_MINOR  3
 #define SHMSLAB_VERSION_PATCH  0
-#define SHMSLAB_VERSION_STRING "0.2.0"
+#define SHMSLAB_VERSION_STRING "0.3.0"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SHMSLAB_NODISCARD __attribute__((warn_unused_result))
@@ -110,6 +110,7 @@ struct shmslab_stats { /* a consistent-enough snapshot for diagnostics */
 	uint64_t unowned;	 /* allocated slots whose allocator detached */
 	uint64_t busy;		 /* slots being freed, waiting for their readers */
 	uint64_t dead_procs;	 /* entries of processes that died, not yet recovered */
+	uint64_t queue_depth;	 /* references the handoff queue holds at most */
 };
 
 /* Fill in the defaults above. */
@@ -170,7 +171,8 @@ SHMSLAB_API SHMSLAB_NODISCARD int shmslab_alloc(struct shmslab *slab, shmslab_re
 /*
  * Give the slot back.  Waits for the slot's readers and writer to finish.
  * Any process may free a slot whose reference it holds.
- * Errors: -EINVAL (malformed reference), -ESTALE (already freed).
+ * Errors: -EINVAL (malformed reference), -ESTALE (already freed), -EBUSY (in
+ * the handoff queue, or on its way in or out: the queue's until received).
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_free(struct shmslab *slab, shmslab_ref ref);
 
@@ -211,6 +213,28 @@ SHMSLAB_API int shmslab_read_end(struct shmslab *slab, struct shmslab_view *v);
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_write_begin(struct shmslab *slab, shmslab_ref ref,
 						      struct shmslab_view *v);
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v);
+
+/*
+ * Hand the slot to the handoff queue: it belongs to the queue until a
+ * shmslab_recv takes it (the caller's reference stays valid for reading and
+ * writing, but not for free or send).  Any holder of a reference may send it.
+ * Never waits for room.  Errors: -ENOSPC (queue_depth references are queued
+ * already; the slot stays with its owner), -EINVAL, -ESTALE, -EBUSY (already
+ * queued).
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_send(struct shmslab *slab, shmslab_ref ref);
+
+/*
+ * Take the oldest reference from the handoff queue into *ref; the slot then
+ * belongs to this process, which must free it (or send it on).  Each sent
+ * reference is received exactly once, in the order one producer sent them.
+ * timeout_ms: -1 waits as long as it takes, 0 does not wait, otherwise the
+ * most milliseconds to wait.  Waiting sleeps in the kernel.
+ * Errors: -EAGAIN (timeout_ms 0 and the queue is empty), -ETIMEDOUT,
+ * -EINVAL (ref NULL, timeout_ms below -1).
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_recv(struct shmslab *slab, shmslab_ref *ref,
+					       int timeout_ms);
 
 /*
  * A snapshot for diagnostics.  Walks the slot table: O(slots).
@@ -258,7 +282,7 @@ struct shmslab_slot_info {
 	uint32_t generation;
 	uint32_t state;	  /* enum shmslab_slot_state */
 	uint64_t len;	  /* message length */
-	int32_t owner;	  /* entry of the allocator (while BUSY, of the freer), -1 if none */
+	int32_t owner;	  /* entry holding it: allocator or receiver (BUSY: freer), or -1 */
 	int32_t writer;	  /* entry holding the write lock, -1 if none */
 	uint32_t readers; /* processes holding a read lock */
 	uint32_t torn;	  /* the last writer died in the middle of a write */
@@ -275,7 +299,7 @@ struct shmslab_proc_info {
 	uint32_t self;	   /* 1 if this is the caller's own entry */
 	int64_t pid;
 	/* what it holds (counted over every slot: O(slots)) */
-	uint64_t owned;	  /* slots it allocated */
+	uint64_t owned;	  /* slots it holds: allocated or received */
 	uint64_t kept;	  /* free slots it keeps back for its next alloc */
 	uint64_t reading; /* slots it holds a read lock on */
 	uint64_t writing; /* slots it holds the write lock of */

@@ -263,6 +263,8 @@ int shmslab_free(struct shmslab *slab, shmslab_ref ref)
 	next_gen = gen_next(gen);
 	st = sa_load_acquire_u64(&m->state);
 	for (;;) {
+		if (st_kind(st) == KIND_QUEUED && st_gen(st) == gen)
+			return -EBUSY;
 		if (st_kind(st) != KIND_OWNED || st_gen(st) != gen)
 			return -ESTALE;
 		if (st_writer(st) != 0) {

@@ -66,6 +66,14 @@ _Static_assert(sizeof(_Atomic uint32_t) == 4, "32-bit atomics must be plain word
 	{                                                                                  \
 		return atomic_fetch_and_explicit(p, v, memory_order_seq_cst);              \
 	}                                                                                  \
+	static inline T sa_fetch_add_seq_cst_##W(_Atomic T *p, T v)                        \
+	{                                                                                  \
+		return atomic_fetch_add_explicit(p, v, memory_order_seq_cst);              \
+	}                                                                                  \
+	static inline T sa_fetch_sub_relaxed_##W(_Atomic T *p, T v)                        \
+	{                                                                                  \
+		return atomic_fetch_sub_explicit(p, v, memory_order_relaxed);              \
+	}                                                                                  \
 	static inline T sa_fetch_add_relaxed_##W(_Atomic T *p, T v)                        \
 	{                                                                                  \
 		return atomic_fetch_add_explicit(p, v, memory_order_relaxed);              \

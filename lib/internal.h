@@ -20,7 +20,7 @@
 #include "shmslab.h"
 
 #define CACHE_LINE     64
-#define LAYOUT_VERSION 2u
+#define LAYOUT_VERSION 3u
 #define INIT_READY     0x52454459u /* "REDY": stored last, with release, by the creator */
 #define MAX_PAGES      32u	   /* page p holds first_page_slots << p slots */
 #define LANES	       16u	   /* journal lanes per process: one per thread, the last shared */
@@ -66,12 +66,17 @@ struct seg_header {
 	uint64_t procs_off;
 	uint64_t data_off;
 	uint64_t max_size;
+	uint64_t queue_off;
+	uint32_t queue_ring; /* cells in the queue: queue_depth rounded up to a power of two */
+	uint32_t reserved;
+	uint8_t pad[48];
 };
-_Static_assert(sizeof(struct seg_header) == 128, "seg_header layout");
+_Static_assert(sizeof(struct seg_header) == 192, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, init_state) == 16, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, payload_stride) == 64, "seg_header layout");
+_Static_assert(offsetof(struct seg_header, queue_off) == 128, "seg_header layout");
 
-#define SEG_CONTROL_OFF 128u
+#define SEG_CONTROL_OFF 192u
 /* Mutable segment-wide words, each hot one alone on its cache line. */
 struct seg_control {
 	_Atomic uint32_t capacity;   /* slots in use now: grows, never shrinks */
@@ -104,6 +109,9 @@ enum lane_op {
 	LANE_POP = 1,  /* slot = the free-list top this thread is about to pop */
 	LANE_FREE = 2, /* slot = the slot this thread is freeing (off every list) */
 	LANE_GROW = 3, /* slot = the first of the slots this thread is adding */
+	LANE_SEND = 4, /* slot = the slot this thread is handing to the queue */
+	LANE_RECV = 5, /* slot = the slot this thread is taking from the queue */
+	LANE_WAIT = 6, /* this thread sleeps for the queue, counted in its sleepers */
 };
 struct lane {
 	_Atomic uint64_t window; /* (op << 32) | slot */
@@ -153,6 +161,27 @@ struct proc_entry {
 };
 
 _Static_assert(sizeof(struct proc_entry) == CACHE_LINE * (1 + LANES), "proc_entry layout");
+
+/*
+ * The handoff queue: a ring of cells, each one 64-bit word holding the lap
+ * (which pass of the ring it belongs to) and the slot it carries (index + 1,
+ * or 0 when empty).  A sender claims and fills a cell with one CAS; a
+ * receiver empties it for the next lap with one CAS.  enq and deq only say
+ * where to look; anyone who finds the cell there already done moves them on.
+ */
+#define CELL_BLOCKED  (UINT64_C(1) << 63) /* a recoverer holds the cell */
+#define CELL_LAP_MASK 0x7fffffffu
+struct queue_control {
+	_Atomic uint64_t enq; /* next ticket to fill */
+	uint8_t pad0[CACHE_LINE - 8];
+	_Atomic uint64_t deq; /* next ticket to empty */
+	uint8_t pad1[CACHE_LINE - 8];
+	_Atomic uint32_t sleepers; /* receivers asleep on signal, or about to be */
+	_Atomic uint32_t signal;   /* futex: bumped by a sender that finds sleepers */
+	uint8_t pad2[CACHE_LINE - 8];
+	_Atomic uint64_t cells[];
+};
+_Static_assert(sizeof(struct queue_control) == 3 * CACHE_LINE, "queue_control layout");
 
 /*
  * Slot metadata.  The state word is the slot's truth: the kind, who owns it,
@@ -235,7 +264,8 @@ struct geometry {
 	uint32_t payload_stride, meta_size;
 	uint32_t first_page_slots, first_page_shift, page_count;
 	uint32_t idx_bits, reader_words, lanes, proc_entry_size;
-	uint64_t shards_off, procs_off, data_off, max_size;
+	uint64_t shards_off, procs_off, queue_off, data_off, max_size;
+	uint32_t queue_ring, queue_shift;
 	uint64_t idx_mask;		     /* low idx_bits bits of a head */
 	uint32_t page_slots[MAX_PAGES];	     /* slots in page p */
 	uint64_t page_off[MAX_PAGES];	     /* file offset of page p */
@@ -281,6 +311,7 @@ struct shmslab {
 	struct seg_header *hdr;
 	struct seg_control *control;
 	struct shard *shards;
+	struct queue_control *queue;
 	struct proc_entry *me;
 	_Atomic uint32_t capacity_known; /* slots this process has validated and mapped */
 	struct page_map pages[MAX_PAGES];
@@ -446,6 +477,16 @@ static inline int ref_check(struct shmslab *s, shmslab_ref ref)
 /* alloc.c */
 void shmslab__slots_leave(struct shmslab *s);
 void shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen);
+
+/* queue.c */
+int shmslab__queue_put(struct shmslab *s, uint32_t idx);
+int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx);
+void shmslab__queue_wake(struct shmslab *s);
+void shmslab__queue_wait(struct shmslab *s, struct lane *lane, int ms);
+void shmslab__queue_block(struct shmslab *s);
+void shmslab__queue_unblock(struct shmslab *s);
+bool shmslab__queue_is_blocked(const struct shmslab *s);
+uint32_t shmslab__queue_cell_slot(const struct shmslab *s, uint32_t i);
 
 /* recover.c */
 int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what);

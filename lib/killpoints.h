@@ -38,6 +38,13 @@
 	X(read_bit_set)		/* reader bit set, state not yet checked */          \
 	X(read_locked)		/* read lock held */                                 \
 	X(read_end_bit_cleared) /* reader bit cleared, writer not yet woken */       \
+	X(send_journaled)	/* lane names the slot, still OWNED */               \
+	X(send_queued)		/* slot QUEUED, in no cell yet */                    \
+	X(send_published)	/* a cell holds the slot, enq not moved on */        \
+	X(recv_waiting)		/* counted among the sleepers */                     \
+	X(recv_journaled)	/* lane names the slot, its cell still holds it */   \
+	X(recv_taken)		/* cell emptied, slot still QUEUED */                \
+	X(recv_owned)		/* slot OWNED by the receiver, lane not yet idle */  \
 	X(detach_partway)	/* half of the slots released on detach */           \
 	X(detach_released)	/* every slot released, entry still LIVE */          \
 	X(recover_marked)	/* dead entries marked DEAD */                       \

@@ -62,6 +62,9 @@ uint32_t shmslab__fingerprint(void)
 		PROC_CLAIMING_BY_PID,
 		LIVENESS_PID,
 		LANE_GROW,
+		LANE_WAIT,
+		sizeof(struct queue_control),
+		CELL_BLOCKED,
 	};
 	uint32_t h = 2166136261u;
 
@@ -127,7 +130,12 @@ int shmslab__geometry_init(struct geometry *g, const struct shmslab_config *cfg,
 	g->proc_entry_size = sizeof(struct proc_entry);
 	g->shards_off = SEG_SHARDS_OFF;
 	g->procs_off = g->shards_off + (uint64_t)g->shards * sizeof(struct shard);
-	off = g->procs_off + (uint64_t)g->max_procs * sizeof(struct proc_entry);
+	g->queue_off = g->procs_off + (uint64_t)g->max_procs * sizeof(struct proc_entry);
+	g->queue_shift = 0;
+	while ((UINT64_C(1) << g->queue_shift) < g->queue_depth)
+		g->queue_shift++;
+	g->queue_ring = UINT32_C(1) << g->queue_shift;
+	off = g->queue_off + sizeof(struct queue_control) + (uint64_t)g->queue_ring * 8;
 	g->data_off = align_up(off, page_size);
 
 	/* every product below is < 2^62: slots < 2^31, meta and stride < 2^31 */
@@ -199,6 +207,8 @@ void shmslab__header_fill(struct seg_header *h, const struct geometry *g, uint32
 	h->procs_off = g->procs_off;
 	h->data_off = g->data_off;
 	h->max_size = g->max_size;
+	h->queue_off = g->queue_off;
+	h->queue_ring = g->queue_ring;
 }
 
 /*
@@ -239,7 +249,8 @@ int shmslab__header_check(const struct seg_header *h, uint64_t file_size, uint32
 	    h->idx_bits != g->idx_bits || h->reader_words != g->reader_words ||
 	    h->lanes != g->lanes || h->proc_entry_size != g->proc_entry_size ||
 	    h->shards_off != g->shards_off || h->procs_off != g->procs_off ||
-	    h->data_off != g->data_off || h->max_size != g->max_size)
+	    h->data_off != g->data_off || h->max_size != g->max_size ||
+	    h->queue_off != g->queue_off || h->queue_ring != g->queue_ring)
 		return SHMSLAB_ECORRUPT;
 	if (file_size < shmslab__capacity_bytes(g, g->slot_count))
 		return SHMSLAB_ECORRUPT;

@@ -39,6 +39,7 @@ int shmslab__map_control(struct shmslab *s, bool writable)
 	s->hdr = p;
 	s->control = (struct seg_control *)(s->ctl + SEG_CONTROL_OFF);
 	s->shards = (struct shard *)(s->ctl + s->g.shards_off);
+	s->queue = (struct queue_control *)(s->ctl + s->g.queue_off);
 	return shmslab__map_refresh(s, 0);
 }
 

@@ -30,10 +30,19 @@
 
 #include "internal.h"
 
+/* Marks of step 2, per slot. */
+enum {
+	MARK_LISTED = 1, /* on a free list */
+	MARK_LANE = 2,	 /* named by the lane of a live process */
+	MARK_QUEUED = 4, /* in a cell of the queue */
+	MARK_FREE = 8,	 /* FREE, on no list: lost, unless a live lane names it */
+	MARK_LIMBO = 16, /* QUEUED, in no cell: lost, unless a live lane names it */
+};
+
 struct recovery {
 	uint64_t *dead;		     /* bit per process-table entry */
 	uint32_t *pending;	     /* per entry: what could not be taken back yet */
-	uint8_t *mark;		     /* per slot, step 2: 1 on a list, 2 named by a live lane */
+	uint8_t *mark;		     /* per slot, step 2: MARK_* */
 	uint32_t capacity;	     /* slots this recovery looks at */
 	struct shmslab_recovery got; /* what it took back */
 };
@@ -83,6 +92,8 @@ static bool limbo_possible(struct shmslab *s, const struct recovery *r)
 	for (uint32_t k = 0; k < s->g.shards; k++)
 		if (shmslab__freelist_is_blocked(s, k))
 			return true;
+	if (shmslab__queue_is_blocked(s))
+		return true;
 	for (uint32_t e = 0; e < s->g.max_procs; e++) {
 		const struct proc_entry *pe = shmslab__proc_entry(s, e);
 
@@ -117,7 +128,7 @@ static void mark_live_lanes(struct shmslab *s, struct recovery *r)
 				end = page_start(&s->g, p) + s->g.page_slots[p];
 			}
 			for (uint32_t i = slot; i < end && i < r->capacity; i++)
-				r->mark[i] |= 2;
+				r->mark[i] |= MARK_LANE;
 		}
 	}
 }
@@ -131,9 +142,9 @@ static int mark_lists(struct shmslab *s, struct recovery *r)
 		uint32_t x = sa_load_relaxed_u32(&s->shards[k].saved_top);
 
 		while (x != nil) {
-			if (x >= r->capacity || (r->mark[x] & 1))
+			if (x >= r->capacity || (r->mark[x] & MARK_LISTED))
 				return SHMSLAB_ECORRUPT; /* out of range, or a cycle */
-			r->mark[x] |= 1;
+			r->mark[x] |= MARK_LISTED;
 			x = sa_load_relaxed_u32(&slot_meta(s, x)->next);
 		}
 	}
@@ -149,26 +160,102 @@ static int mark_lists(struct shmslab *s, struct recovery *r)
  * after, for frees (a free that stored FREE had its lane entry ordered
  * before that store).
  */
+/* Mark every slot the ring holds.  SHMSLAB_ECORRUPT for a cell out of range or twice. */
+static int mark_queue(struct shmslab *s, struct recovery *r)
+{
+	for (uint32_t i = 0; i < s->g.queue_ring; i++) {
+		uint32_t x = shmslab__queue_cell_slot(s, i);
+
+		if (x == UINT32_MAX)
+			continue;
+		if (x >= r->capacity || (r->mark[x] & MARK_QUEUED))
+			return SHMSLAB_ECORRUPT;
+		r->mark[x] |= MARK_QUEUED;
+	}
+	return 0;
+}
+
+/* The dead entry whose lane names slot X in a queue window, or NO_ENTRY. */
+static uint32_t dead_mover(struct shmslab *s, const struct recovery *r, uint32_t x)
+{
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		const struct proc_entry *pe = shmslab__proc_entry(s, e);
+
+		if (!is_dead(r, e))
+			continue;
+		for (uint32_t l = 0; l < LANES; l++) {
+			uint64_t w = sa_load_acquire_u64(&pe->lanes[l].window);
+			uint32_t op = (uint32_t)(w >> 32);
+
+			if ((op == LANE_SEND || op == LANE_RECV) && (uint32_t)w == x)
+				return e;
+		}
+	}
+	return NO_ENTRY;
+}
+
+/*
+ * A QUEUED slot in no cell, named by a dead sender's or receiver's lane: the
+ * send never finished, or the receiver died before it owned the slot.  It
+ * becomes the dead process's to free, which step 3 finishes (it may still
+ * have readers, whom step 2 must not wait for).
+ */
+static void reclaim_queue_orphan(struct shmslab *s, struct recovery *r, uint32_t x)
+{
+	struct slot_meta *m = slot_meta(s, x);
+	uint32_t e = dead_mover(s, r, x);
+	uint64_t st = sa_load_acquire_u64(&m->state);
+
+	if (e == NO_ENTRY)
+		return; /* not lost in a window of ours to decide: leave it */
+	while (st_kind(st) == KIND_QUEUED) {
+		/* seq_cst: closed to new readers, as in a free */
+		if (sa_cas_seq_cst_u64(&m->state, &st,
+				       st_make(KIND_FREEING, e + 1, gen_next(st_gen(st)))))
+			return;
+	}
+}
+
+/*
+ * Step 2.  With every list and every cell of the queue blocked, no slot can
+ * join or leave a list or the queue.  A FREE slot on no list, or a QUEUED
+ * slot in no cell, is then either in the window of a live process, which
+ * names it in its lane, or lost by a dead one.  The lanes are read once
+ * before the states, for pops and receives (the CAS that took the slot came
+ * before our block, and its lane entry before the CAS), and once after, for
+ * frees and sends (their lane entry came before the state we read).
+ */
 static int recover_limbo(struct shmslab *s, struct recovery *r)
 {
 	int err;
 
 	for (uint32_t k = 0; k < s->g.shards; k++)
 		shmslab__freelist_block(s, k);
+	shmslab__queue_block(s);
 	KILLPOINT(recover_blocked);
 	memset(r->mark, 0, r->capacity);
 	mark_live_lanes(s, r);
 	err = mark_lists(s, r);
+	if (err == 0)
+		err = mark_queue(s, r);
 	if (err == 0) {
-		for (uint32_t i = 0; i < r->capacity; i++)
-			if (r->mark[i] == 0 &&
-			    st_kind(sa_load_acquire_u64(&slot_meta(s, i)->state)) != KIND_FREE)
-				r->mark[i] = 4; /* not FREE: not a candidate */
+		for (uint32_t i = 0; i < r->capacity; i++) {
+			uint32_t kind = st_kind(sa_load_acquire_u64(&slot_meta(s, i)->state));
+
+			if (kind == KIND_FREE && !(r->mark[i] & MARK_LISTED))
+				r->mark[i] |= MARK_FREE;
+			else if (kind == KIND_QUEUED && !(r->mark[i] & MARK_QUEUED))
+				r->mark[i] |= MARK_LIMBO;
+		}
 		mark_live_lanes(s, r);
 		for (uint32_t i = 0; i < r->capacity; i++) {
 			_Atomic uint32_t *top = &s->shards[i % s->g.shards].saved_top;
 
-			if (r->mark[i] != 0)
+			if (r->mark[i] & MARK_LANE)
+				continue;
+			if (r->mark[i] & MARK_LIMBO)
+				reclaim_queue_orphan(s, r, i);
+			if (!(r->mark[i] & MARK_FREE))
 				continue;
 			/* lost: the list is ours while blocked, so plain stores link it in */
 			sa_store_relaxed_u32(&slot_meta(s, i)->next, sa_load_relaxed_u32(top));
@@ -176,14 +263,22 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 			KILLPOINT(recover_orphan);
 			r->got.slots++;
 		}
-		/* every window of a dead lane is decided now */
-		for (uint32_t e = 0; e < s->g.max_procs; e++)
-			if (is_dead(r, e))
-				for (uint32_t l = 0; l < LANES; l++)
-					shmslab__lane_set(&shmslab__proc_entry(s, e)->lanes[l],
-							  LANE_IDLE, 0);
+		/* every window of a dead lane is decided now; a dead receiver that was
+		 * counted among the queue's sleepers is counted out */
+		for (uint32_t e = 0; e < s->g.max_procs; e++) {
+			if (!is_dead(r, e))
+				continue;
+			for (uint32_t l = 0; l < LANES; l++) {
+				struct lane *lane = &shmslab__proc_entry(s, e)->lanes[l];
+
+				if (sa_load_acquire_u64(&lane->window) >> 32 == LANE_WAIT)
+					sa_fetch_sub_relaxed_u32(&s->queue->sleepers, 1);
+				shmslab__lane_set(lane, LANE_IDLE, 0);
+			}
+		}
 	}
 	/* a bad chain goes back as it was: pops will report it, nothing is wedged */
+	shmslab__queue_unblock(s);
 	for (uint32_t k = 0; k < s->g.shards; k++)
 		shmslab__freelist_unblock(s, k);
 	return err;
@@ -336,9 +431,9 @@ out:
 }
 
 /*
- * A free list is blocked: wait, in the kernel, for the recoverer holding it
- * to finish, or to die; a list still blocked after that was left by a
- * recoverer that died, and we finish its work.
+ * A free list or the queue is blocked: wait, in the kernel, for the
+ * recoverer holding it to finish, or to die; one still blocked after that
+ * was left by a recoverer that died, and we finish its work.
  */
 void shmslab__recover_wait(struct shmslab *s)
 {
@@ -348,6 +443,7 @@ void shmslab__recover_wait(struct shmslab *s)
 	if (shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(&s->g)) == 0) {
 		for (uint32_t k = 0; k < s->g.shards && !blocked; k++)
 			blocked = shmslab__freelist_is_blocked(s, k);
+		blocked = blocked || shmslab__queue_is_blocked(s);
 		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(&s->g));
 	}
 	pthread_mutex_unlock(&s->recover_lock);

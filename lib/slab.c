@@ -148,6 +148,7 @@ static int segment_build(struct shmslab *s, const struct geometry *g, mode_t mod
 	s->hdr = ctl;
 	s->control = (struct seg_control *)(s->ctl + SEG_CONTROL_OFF);
 	s->shards = (struct shard *)(s->ctl + g->shards_off);
+	s->queue = (struct queue_control *)(s->ctl + g->queue_off);
 	shmslab__header_fill(s->hdr, g, (uint32_t)mode, (uint32_t)getpid(),
 			     shmslab__os_realtime_ns());
 
@@ -542,6 +543,7 @@ int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
 	st->max_procs = slab->g.max_procs;
 	st->layout_version = LAYOUT_VERSION;
 	st->shards = slab->g.shards;
+	st->queue_depth = slab->g.queue_depth;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,8 @@ static const char *walk_lists(struct shmslab *s, uint32_t cap, uint8_t *on_list,
 	return NULL;
 }
 
-static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, char *buf, size_t len)
+static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, bool queued, char *buf,
+			      size_t len)
 {
 	struct slot_meta *m = slot_meta(s, i);
 	uint64_t st = atomic_load(&m->state);
@@ -73,6 +75,8 @@ static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, char *
 					    e);
 		}
 	}
+	if (queued && kind != KIND_QUEUED)
+		return fail(buf, len, "a queue cell names slot %u, which is not queued", i);
 	switch (kind) {
 	case KIND_FREE:
 		if (!listed)
@@ -92,6 +96,8 @@ static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, char *
 	case KIND_QUEUED:
 		if (listed)
 			return fail(buf, len, "queued slot %u is on a free list", i);
+		if (!queued)
+			return fail(buf, len, "slot %u is queued but in no cell: lost", i);
 		return NULL;
 	default:
 		return fail(buf, len, "slot %u is caught between states (kind %u, owner %u)", i,
@@ -117,11 +123,36 @@ static const char *check_procs(struct shmslab *s, char *buf, size_t len)
 	return NULL;
 }
 
+/* Every full cell names a QUEUED slot, each at most once, and nothing is blocked. */
+static const char *walk_queue(struct shmslab *s, uint32_t cap, uint8_t *in_queue, char *buf,
+			      size_t len)
+{
+	uint32_t full = 0;
+
+	for (uint32_t i = 0; i < s->g.queue_ring; i++) {
+		uint64_t c = atomic_load(&s->queue->cells[i]);
+		uint32_t x = (uint32_t)c;
+
+		if (c & CELL_BLOCKED)
+			return fail(buf, len, "queue cell %u is still blocked", i);
+		if (x == 0)
+			continue;
+		if (x - 1 >= cap)
+			return fail(buf, len, "queue cell %u names slot %u beyond %u", i, x - 1,
+				    cap);
+		if (in_queue[x - 1]++ != 0)
+			return fail(buf, len, "slot %u is in the queue twice", x - 1);
+		if (++full > s->g.queue_depth)
+			return fail(buf, len, "the queue holds more than its depth");
+	}
+	return NULL;
+}
+
 const char *invariant_check(struct shmslab *s, char *buf, size_t len)
 {
 	struct shmslab_stats st;
 	const char *why;
-	uint8_t *on_list;
+	uint8_t *on_list, *in_queue;
 	uint32_t cap;
 	int err = shmslab_stat(s, &st);
 
@@ -134,10 +165,14 @@ const char *invariant_check(struct shmslab *s, char *buf, size_t len)
 			    (unsigned long long)st.available, (unsigned long long)st.allocated,
 			    (unsigned long long)st.queued, cap, (unsigned long long)st.busy);
 	on_list = calloc(cap, 1);
+	in_queue = calloc(cap, 1);
 	why = walk_lists(s, cap, on_list, buf, len);
+	if (why == NULL)
+		why = walk_queue(s, cap, in_queue, buf, len);
 	for (uint32_t i = 0; i < cap && why == NULL; i++)
-		why = check_slot(s, i, on_list[i] != 0, buf, len);
+		why = check_slot(s, i, on_list[i] != 0, in_queue[i] != 0, buf, len);
 	free(on_list);
+	free(in_queue);
 	return why ? why : check_procs(s, buf, len);
 }
 
@@ -146,9 +181,31 @@ const char *invariant_exercise(struct shmslab *s, char *buf, size_t len)
 	struct shmslab_stats st;
 	shmslab_ref *refs;
 	char msg[64], got[64];
+	void *queued;
 	uint64_t n = 0, want;
 	int err = shmslab_stat(s, &st);
 
+	if (err)
+		return fail(buf, len, "stat: %s", shmslab_strerror(err));
+	/* what is left in the queue comes out, whole or torn, and goes */
+	queued = malloc(st.slot_size);
+	if (queued == NULL)
+		return fail(buf, len, "out of memory");
+	for (shmslab_ref ref; (err = shmslab_recv(s, &ref, 0)) == 0;) {
+		ssize_t got_len = shmslab_read(s, ref, queued, st.slot_size);
+		int freed = shmslab_free(s, ref);
+
+		if ((got_len < 0 && got_len != -EOWNERDEAD) || freed != 0) {
+			free(queued);
+			return fail(buf, len, "a queued slot: read %s, free %s",
+				    shmslab_strerror(got_len < 0 ? (int)got_len : 0),
+				    shmslab_strerror(freed));
+		}
+	}
+	free(queued);
+	if (err != -EAGAIN)
+		return fail(buf, len, "draining the queue: %s", shmslab_strerror(err));
+	err = shmslab_stat(s, &st);
 	if (err)
 		return fail(buf, len, "stat: %s", shmslab_strerror(err));
 	/* the free slots now, plus every slot growth can still add */
@@ -164,6 +221,17 @@ const char *invariant_exercise(struct shmslab *s, char *buf, size_t len)
 			return fail(buf, len, "slot %llu does not store and read back", n);
 		}
 		n++;
+	}
+	/* through the queue and back, first in first out */
+	for (uint64_t i = 0; i < n && i < s->g.queue_depth; i++) {
+		shmslab_ref back;
+
+		if (shmslab_send(s, refs[i]) != 0 || shmslab_recv(s, &back, 0) != 0 ||
+		    back != refs[i]) {
+			free(refs);
+			return fail(buf, len, "slot %llu does not go through the queue",
+				    (unsigned long long)i);
+		}
 	}
 	for (uint64_t i = 0; i < n; i++)
 		if (shmslab_free(s, refs[i]) != 0) {

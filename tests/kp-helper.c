@@ -11,6 +11,7 @@
  * it 8 slots growing to 64).  Exit status 0 when the scenario ran to its end,
  * which for a test that asked for a kill point means the point was missed.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ int main(int argc, char **argv)
 {
 	struct shmslab *slab, *other;
 	struct shmslab_view v;
-	shmslab_ref a, b, c, held, refs[63];
+	shmslab_ref a, b, c, held, q1, q2, got, refs[63];
 	char buf[64];
 	int n = 0;
 
@@ -58,6 +59,26 @@ int main(int argc, char **argv)
 	memcpy(v.data, "rewritten", 9);
 	v.len = 9;
 	need(shmslab_write_end(slab, &v), "write_end");
+	/* send_journaled, send_queued, send_published */
+	need(shmslab_alloc(slab, &q1), "alloc");
+	need(shmslab_alloc(slab, &q2), "alloc");
+	need(shmslab_store(slab, q1, "first", 5), "store");
+	need(shmslab_store(slab, q2, "second", 6), "store");
+	need(shmslab_send(slab, q1), "send");
+	need(shmslab_send(slab, q2), "send");
+	/* recv_journaled, recv_taken, recv_owned: first in, first out */
+	need(shmslab_recv(slab, &got, 0), "recv");
+	if (got != q1) {
+		fprintf(stderr, "kp-helper: the queue is not first in, first out\n");
+		return 1;
+	}
+	need(shmslab_recv(slab, &got, -1), "recv");
+	/* recv_waiting: nothing comes */
+	if (shmslab_recv(slab, &c, 20) != -ETIMEDOUT) {
+		fprintf(stderr, "kp-helper: an empty queue did not time out\n");
+		return 1;
+	}
+	/* the received slots stay ours: what a crash leaves owned */
 	/* free_freeing, free_drained, free_kept: the first free is kept back */
 	need(shmslab_free(slab, a), "free");
 	/* free_journaled, free_marked, free_pushed: this thread keeps one already */
@@ -80,6 +101,8 @@ int main(int argc, char **argv)
 	while (n > 0)
 		need(shmslab_free(slab, refs[--n]), "free");
 	need(shmslab_free(slab, held), "free");
+	need(shmslab_free(slab, q1), "free");
+	need(shmslab_free(slab, q2), "free");
 	need(shmslab_store(slab, a, "held at detach", 14), "store");
 	/* detach_partway, detach_released */
 	need(shmslab_close(slab), "close");

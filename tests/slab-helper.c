@@ -11,9 +11,14 @@
  *   reader NAME REF MS         read the slot over and over for MS ms
  *   hold-read NAME REF         hold a read view until stdin closes
  *   hold-write NAME REF        hold a write view until stdin closes
+ *   qproduce NAME ID COUNT     send COUNT messages "p=ID s=SEQ c=CHECK" through the queue
+ *   qconsume NAME              receive until "stop": check each, print "ID SEQ", free it
+ *   send NAME MESSAGE          send one message
+ *   recv NAME TIMEOUT          receive one message and print it (exit 4 on a timeout)
  *
  * Exit status 0 on success; 3 when a check of mutual exclusion fails.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -158,6 +163,97 @@ static int read_loop(shmslab_ref ref, unsigned ms)
 	return rounds > 0 ? 0 : 1;
 }
 
+static unsigned check_of(unsigned id, unsigned seq)
+{
+	return (id * 2654435761u) ^ (seq * 40503u) ^ 0x5eed;
+}
+
+/* Send, waiting for a slot and for room in the queue as long as it takes. */
+static void send_text(const char *text, size_t len)
+{
+	shmslab_ref ref;
+	int err;
+
+	while ((err = shmslab_alloc(slab, &ref)) == -ENOSPC)
+		usleep(100);
+	if (err == 0)
+		err = shmslab_store(slab, ref, text, len);
+	if (err == 0)
+		while ((err = shmslab_send(slab, ref)) == -ENOSPC)
+			usleep(100);
+	if (err)
+		fail("send", err);
+}
+
+static int qproduce_one(const char *text)
+{
+	send_text(text, strlen(text));
+	return 0;
+}
+
+static int qproduce(unsigned id, unsigned count)
+{
+	char msg[64];
+
+	for (unsigned seq = 0; seq < count; seq++) {
+		int len = snprintf(msg, sizeof(msg), "p=%u s=%u c=%u", id, seq, check_of(id, seq));
+
+		send_text(msg, (size_t)len);
+	}
+	return 0;
+}
+
+static int qconsume(void)
+{
+	char msg[64];
+
+	for (;;) {
+		shmslab_ref ref;
+		unsigned id, seq, check;
+		ssize_t len;
+		int err = shmslab_recv(slab, &ref, -1);
+
+		if (err)
+			fail("recv", err);
+		len = shmslab_read(slab, ref, msg, sizeof(msg) - 1);
+		if (len < 0)
+			fail("read", (int)len);
+		msg[len] = '\0';
+		err = shmslab_free(slab, ref);
+		if (err)
+			fail("free", err);
+		if (strcmp(msg, "stop") == 0)
+			return 0;
+		if (sscanf(msg, "p=%u s=%u c=%u", &id, &seq, &check) != 3 ||
+		    check != check_of(id, seq)) {
+			fprintf(stderr, "slab-helper: bad message '%s'\n", msg);
+			return 3;
+		}
+		printf("%u %u\n", id, seq);
+	}
+}
+
+static int recv_one(int timeout)
+{
+	char msg[4096];
+	shmslab_ref ref;
+	ssize_t len;
+	int err = shmslab_recv(slab, &ref, timeout);
+
+	if (err == -ETIMEDOUT)
+		return 4;
+	if (err)
+		fail("recv", err);
+	len = shmslab_read(slab, ref, msg, sizeof(msg));
+	if (len < 0)
+		fail("read", (int)len);
+	printf("%.*s\n", (int)len, msg);
+	err = shmslab_free(slab, ref);
+	if (err)
+		fail("free", err);
+	return 0;
+}
+
 static int hold(shmslab_ref ref, int write)
 {
 	struct shmslab_view v;
@@ -218,6 +314,14 @@ int main(int argc, char **argv)
 		status = hold(strtoull(argv[3], NULL, 16), 0);
 	else if (strcmp(cmd, "hold-write") == 0 && argc == 4)
 		status = hold(strtoull(argv[3], NULL, 16), 1);
+	else if (strcmp(cmd, "qproduce") == 0 && argc == 5)
+		status = qproduce((unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
+	else if (strcmp(cmd, "qconsume") == 0 && argc == 3)
+		status = qconsume();
+	else if (strcmp(cmd, "send") == 0 && argc == 4)
+		status = qproduce_one(argv[3]);
+	else if (strcmp(cmd, "recv") == 0 && argc == 4)
+		status = recv_one(atoi(argv[3]));
 	else
 		status = 2;
 	shmslab_close(slab);

@@ -170,16 +170,41 @@ int main(int argc, char **argv)
 		} else if (pick < 70 && nheld > 0) {
 			/* publish: others will read and rewrite it */
 			atomic_store(&board[rnd(board_len)], held[rnd(nheld)]);
-		} else if (pick < 88) {
+		} else if (pick < 82) {
 			shmslab_ref ref = atomic_load(&board[rnd(board_len)]);
 
 			if (ref != SHMSLAB_REF_NONE)
 				check_read(ref, 0);
-		} else if (pick < 96) {
+		} else if (pick < 88) {
 			shmslab_ref ref = atomic_load(&board[rnd(board_len)]);
 
 			if (ref != SHMSLAB_REF_NONE)
 				write_view(ref, 0);
+		} else if (pick < 92) {
+			/* hand one of ours to the queue: no longer ours once sent */
+			if (nheld == 0)
+				continue;
+			uint32_t i = rnd(nheld);
+
+			err = shmslab_send(slab, held[i]);
+			if (err == 0)
+				held[i] = held[--nheld];
+			else if (err != -ENOSPC)
+				die("send", err);
+		} else if (pick < 96) {
+			shmslab_ref ref;
+
+			err = shmslab_recv(slab, &ref, rnd(2) ? 0 : 1);
+			if (err == -EAGAIN || err == -ETIMEDOUT)
+				continue;
+			if (err)
+				die("recv", err);
+			check_read(ref, 1);
+			if (nheld < HELD) {
+				held[nheld++] = ref;
+			} else if ((err = shmslab_free(slab, ref)) != 0) {
+				die("free", err);
+			}
 		} else if (pick < 97) {
 			err = shmslab_recover(slab);
 			if (err < 0)

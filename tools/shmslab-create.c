@@ -19,6 +19,7 @@ static const char usage[] =
 	"  --max-slots N      let the segment grow up to N slots (default: fixed)\n"
 	"  --slot-size BYTES  bytes one message may hold; k, m, g suffixes (default 4096)\n"
 	"  --max-procs P      processes attached at once (default 64)\n"
+	"  --queue-depth N    references the handoff queue holds (default: --slots)\n"
 	"  --shards N         free-list shards (default: one per CPU)\n"
 	"  --mode OCTAL       permission bits (default 600)\n"
 	"  --force            replace an existing shmslab segment of that name\n"
@@ -30,6 +31,7 @@ enum {
 	OPT_MAX_SLOTS,
 	OPT_SLOT_SIZE,
 	OPT_MAX_PROCS,
+	OPT_QUEUE_DEPTH,
 	OPT_SHARDS,
 	OPT_MODE,
 	OPT_FORCE,
@@ -42,6 +44,7 @@ static const struct option options[] = {
 	{ "max-slots", required_argument, NULL, OPT_MAX_SLOTS },
 	{ "slot-size", required_argument, NULL, OPT_SLOT_SIZE },
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
+	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
 	{ "shards", required_argument, NULL, OPT_SHARDS },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "force", no_argument, NULL, OPT_FORCE },
@@ -83,6 +86,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MAX_PROCS:
 			cfg.max_procs = parse_count("max-procs", optarg, SHMSLAB_PROCS_MAX, 0);
+			break;
+		case OPT_QUEUE_DEPTH:
+			cfg.queue_depth = parse_count("queue-depth", optarg, SHMSLAB_SLOTS_MAX, 0);
 			break;
 		case OPT_SHARDS:
 			if (tool_parse_u64(optarg, SHMSLAB_SHARDS_MAX, 0, &shards) != 0)

@@ -147,14 +147,14 @@ static int show(FILE *out, struct shmslab *slab, const char *name, int list, int
 			",\"layout_version\":%llu,\"slot_size\":%llu,\"slot_count\":%llu,"
 			"\"max_slots\":%llu,\"shards\":%llu,\"available\":%llu,\"allocated\":%llu,"
 			"\"unowned\":%llu,\"queued\":%llu,\"busy\":%llu,\"max_procs\":%llu,"
-			"\"procs\":%llu,\"dead_procs\":%llu",
+			"\"procs\":%llu,\"dead_procs\":%llu,\"queue_depth\":%llu",
 			(unsigned long long)st.layout_version, (unsigned long long)st.slot_size,
 			(unsigned long long)st.slot_count, (unsigned long long)st.max_slots,
 			(unsigned long long)st.shards, (unsigned long long)st.available,
 			(unsigned long long)st.allocated, (unsigned long long)st.unowned,
 			(unsigned long long)st.queued, (unsigned long long)st.busy,
 			(unsigned long long)st.max_procs, (unsigned long long)st.procs,
-			(unsigned long long)st.dead_procs);
+			(unsigned long long)st.dead_procs, (unsigned long long)st.queue_depth);
 		if (got != NULL)
 			fprintf(out,
 				",\"recovered\":{\"slots\":%llu,\"locks\":%llu,\"procs\":%llu}",
@@ -170,7 +170,8 @@ static int show(FILE *out, struct shmslab *slab, const char *name, int list, int
 		fprintf(out, "  available  %llu\n", (unsigned long long)st.available);
 		fprintf(out, "  allocated  %llu (%llu with no owner)\n",
 			(unsigned long long)st.allocated, (unsigned long long)st.unowned);
-		fprintf(out, "  queued     %llu\n", (unsigned long long)st.queued);
+		fprintf(out, "  queued     %llu (queue depth %llu)\n",
+			(unsigned long long)st.queued, (unsigned long long)st.queue_depth);
 		if (st.busy)
 			fprintf(out, "  busy       %llu\n", (unsigned long long)st.busy);
 	}

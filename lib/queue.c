@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The handoff queue: a bounded multi-producer multi-consumer ring of slot
+ * indices in the segment.  Ticket t lives in cell t mod ring, on lap
+ * t / ring.  A sender fills the cell of ticket enq with one CAS, from (lap,
+ * empty) to (lap, slot); a receiver empties the cell of ticket deq with one
+ * CAS, from (lap, slot) to (lap + 1, empty).  Those CASes are the only ways
+ * into and out of the queue, so a process that dies between two steps never
+ * leaves a cell half claimed: enq and deq only say where to look next, and
+ * whoever finds the cell there already done moves them on.  Tickets of one
+ * sender are taken in the order it sends, and cells are emptied in ticket
+ * order, so the queue is FIFO for each producer.
+ *
+ * Receivers sleep on a futex word that senders bump only when the sleepers
+ * count says someone sleeps: a send with nobody waiting makes no system call.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+#define QUEUE_SLICE_MS 100  /* a sleeping receiver looks again this often */
+#define QUEUE_SPIN     2000 /* a receiver looks this many times before it sleeps */
+
+static uint64_t cell_make(uint64_t lap, uint32_t content)
+{
+	return ((lap & CELL_LAP_MASK) << 32) | content;
+}
+
+static uint32_t cell_lap(uint64_t cell)
+{
+	return (uint32_t)(cell >> 32) & CELL_LAP_MASK;
+}
+
+static uint64_t ticket_lap(const struct shmslab *s, uint64_t t)
+{
+	return (t >> s->g.queue_shift) & CELL_LAP_MASK;
+}
+
+static _Atomic uint64_t *cell_of(const struct shmslab *s, uint64_t t)
+{
+	return &s->queue->cells[t & (s->g.queue_ring - 1)];
+}
+
+/* Move TICKET on from T to T + 1 unless someone did; either way is fine. */
+static void advance(_Atomic uint64_t *ticket, uint64_t t)
+{
+	/* acq_rel: the cell's CAS is ordered before; a failure means it moved on */
+	sa_cas_acq_rel_u64(ticket, &t, t + 1);
+}
+
+/* The receiver at deq has emptied its cell but not moved deq yet: move it.  */
+static bool help_deq(struct shmslab *s)
+{
+	uint64_t t = sa_load_acquire_u64(&s->queue->deq);
+	uint64_t c = sa_load_acquire_u64(cell_of(s, t));
+
+	if (c != cell_make(ticket_lap(s, t) + 1, 0))
+		return false;
+	advance(&s->queue->deq, t);
+	return true;
+}
+
+/*
+ * Put slot IDX in the queue.  -ENOSPC when it holds queue_depth references,
+ * -EAGAIN when a recoverer holds the ring (wait for it, then try again).
+ */
+int shmslab__queue_put(struct shmslab *s, uint32_t idx)
+{
+	unsigned round = 0;
+
+	for (;;) {
+		/* acquire: a ticket moved on comes with its cell's new word */
+		uint64_t t = sa_load_acquire_u64(&s->queue->enq);
+		uint64_t lap = ticket_lap(s, t);
+		uint64_t c = sa_load_acquire_u64(cell_of(s, t));
+		int64_t queued;
+
+		if (c & CELL_BLOCKED)
+			return -EAGAIN;
+		if ((cell_lap(c) == lap && (uint32_t)c != 0) || c == cell_make(lap + 1, 0)) {
+			/* filled by a sender that did not move enq on (it may have died,
+			 * and a receiver may have emptied the cell since): move it */
+			advance(&s->queue->enq, t);
+			continue;
+		}
+		queued = (int64_t)(t - sa_load_acquire_u64(&s->queue->deq));
+		if (queued < 0) {
+			advance(&s->queue->enq, t); /* behind deq: filled and emptied since */
+			continue;
+		}
+		if ((uint64_t)queued >= s->g.queue_depth) {
+			if (help_deq(s))
+				continue;
+			return -ENOSPC;
+		}
+		if (c == cell_make(lap, 0)) {
+			/* seq_cst: filled before we look for sleepers (queue_wake) */
+			if (sa_cas_seq_cst_u64(cell_of(s, t), &c, cell_make(lap, idx + 1))) {
+				KILLPOINT(send_published);
+				advance(&s->queue->enq, t);
+				return 0;
+			}
+			continue;
+		}
+		shmslab__os_backoff(&round); /* a stale look: the cell has moved on */
+	}
+}
+
+/*
+ * Take the oldest slot of the queue into *idx.  -ENOENT when the queue is
+ * empty, -EAGAIN when a recoverer holds the ring, SHMSLAB_ECORRUPT for a cell
+ * that names no slot.  On success LANE still names the slot: the caller
+ * records its new owner, then clears the lane.
+ */
+int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
+{
+	unsigned round = 0;
+
+	for (;;) {
+		uint64_t t = sa_load_acquire_u64(&s->queue->deq);
+		uint64_t lap = ticket_lap(s, t);
+		/* acquire: the sender's CAS published the slot's QUEUED state before */
+		uint64_t c = sa_load_acquire_u64(cell_of(s, t));
+		uint32_t content = (uint32_t)c;
+
+		if (c & CELL_BLOCKED)
+			return -EAGAIN;
+		if (c == cell_make(lap, 0))
+			return -ENOENT;
+		if (c == cell_make(lap + 1, 0)) {
+			advance(&s->queue->deq, t); /* emptied by another, deq not moved yet */
+			continue;
+		}
+		if (cell_lap(c) == lap && content != 0) {
+			if (slot_check(s, content - 1) != 0) {
+				if (sa_load_acquire_u64(cell_of(s, t)) == c)
+					return SHMSLAB_ECORRUPT;
+				continue;
+			}
+			shmslab__lane_set(lane, LANE_RECV, content - 1);
+			KILLPOINT(recv_journaled);
+			/* acq_rel: the lane entry is published before the slot leaves the ring */
+			if (sa_cas_acq_rel_u64(cell_of(s, t), &c, cell_make(lap + 1, 0))) {
+				KILLPOINT(recv_taken);
+				advance(&s->queue->deq, t);
+				*idx = content - 1;
+				return 0;
+			}
+		}
+		shmslab__os_backoff(&round);
+	}
+}
+
+/* A sender filled a cell: wake the receivers, if any sleeps. */
+void shmslab__queue_wake(struct shmslab *s)
+{
+	/* seq_cst: pairs with the receiver's count then look (queue_wait) */
+	if (sa_load_seq_cst_u32(&s->queue->sleepers) != 0) {
+		sa_fetch_add_relaxed_u32(&s->queue->signal, 1);
+		shmslab__os_futex_wake(&s->queue->signal);
+	}
+}
+
+/* Whether the cell at deq holds something (or needs a look). */
+static bool queue_ready(struct shmslab *s)
+{
+	uint64_t t = sa_load_seq_cst_u64(&s->queue->deq);
+	uint64_t c = sa_load_seq_cst_u64(cell_of(s, t));
+
+	return c != cell_make(ticket_lap(s, t), 0);
+}
+
+/*
+ * Sleep until a sender may have filled a cell, at most MS milliseconds (and
+ * at most a slice, after which the caller looks again anyway).  LANE, if
+ * the thread has one of its own, says we are counted among the sleepers, so
+ * that recovery can take a dead receiver's count back; a count lost anyway
+ * only costs senders a needless wake.
+ */
+void shmslab__queue_wait(struct shmslab *s, struct lane *lane, int ms)
+{
+	uint32_t seen;
+
+	if (ms < 0 || ms > QUEUE_SLICE_MS)
+		ms = QUEUE_SLICE_MS;
+	/* a sender that is streaming fills the next cell within microseconds:
+	 * waiting that long awake spares it a wake-up call per message */
+	for (unsigned i = 0; i < QUEUE_SPIN; i++) {
+		if (queue_ready(s))
+			return;
+		sa_cpu_relax();
+	}
+	/* seq_cst: counted before we look, so a sender that fills after our look
+	 * sees the count and wakes us */
+	sa_fetch_add_seq_cst_u32(&s->queue->sleepers, 1);
+	if (lane != NULL)
+		shmslab__lane_set(lane, LANE_WAIT, 0);
+	KILLPOINT(recv_waiting);
+	seen = sa_load_seq_cst_u32(&s->queue->signal);
+	if (!queue_ready(s))
+		shmslab__os_futex_wait(&s->queue->signal, seen, ms);
+	if (lane != NULL)
+		shmslab__lane_set(lane, LANE_IDLE, 0);
+	sa_fetch_sub_relaxed_u32(&s->queue->sleepers, 1);
+}
+
+/* For recovery: hold every cell, so that nothing enters or leaves the queue. */
+void shmslab__queue_block(struct shmslab *s)
+{
+	for (uint32_t i = 0; i < s->g.queue_ring; i++) {
+		_Atomic uint64_t *cell = &s->queue->cells[i];
+		uint64_t c = sa_load_acquire_u64(cell);
+
+		/* acq_rel: every fill and empty of the cell before is seen, none after */
+		while (!(c & CELL_BLOCKED) && !sa_cas_acq_rel_u64(cell, &c, c | CELL_BLOCKED))
+			;
+	}
+}
+
+void shmslab__queue_unblock(struct shmslab *s)
+{
+	for (uint32_t i = 0; i < s->g.queue_ring; i++) {
+		_Atomic uint64_t *cell = &s->queue->cells[i];
+		uint64_t c = sa_load_acquire_u64(cell);
+
+		/* release: the recoverer's changes reach whoever uses the cell next */
+		while ((c & CELL_BLOCKED) && !sa_cas_acq_rel_u64(cell, &c, c & ~CELL_BLOCKED))
+			;
+	}
+}
+
+bool shmslab__queue_is_blocked(const struct shmslab *s)
+{
+	for (uint32_t i = 0; i < s->g.queue_ring; i++)
+		if (sa_load_acquire_u64(&s->queue->cells[i]) & CELL_BLOCKED)
+			return true;
+	return false;
+}
+
+/* The slot cell I holds, or UINT32_MAX if it holds none. */
+uint32_t shmslab__queue_cell_slot(const struct shmslab *s, uint32_t i)
+{
+	uint32_t content = (uint32_t)sa_load_acquire_u64(&s->queue->cells[i]);
+
+	return content == 0 ? UINT32_MAX : content - 1;
+}
