@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Install what is missing, build, create a segment, pass messages from a
-# producer to a consumer (two separate programs), show shmslab-stat, and
-# remove the segment.
+# Install what is missing, build, create a segment, run a consumer and a
+# producer as separate programs that pass messages through the segment's
+# queue, show shmslab-stat, and remove the segment.
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -10,24 +10,32 @@ need_build_packages
 build
 
 name=/shmslab-demo-$$
-refs=$(mktemp)
+consumer=
 cleanup() {
+	[ -n "$consumer" ] && kill "$consumer" 2>/dev/null
 	"$top/tools/shmslab-rm" "$name" 2>/dev/null || true
-	rm -f "$refs"
 }
 trap cleanup EXIT INT TERM
 
-say "shmslab-create $name --slots 64 --slot-size 256"
-"$top/tools/shmslab-create" "$name" --slots 64 --slot-size 256
+say "shmslab-create $name --slots 16 --slot-size 256"
+"$top/tools/shmslab-create" "$name" --slots 16 --slot-size 256
 
-say "producer: stores 5 messages and prints their references"
-"$top/tools/demo-producer" "$name" 5 | tee "$refs"
+say "consumer: waits on the queue (sleeping in the kernel) until messages come"
+"$top/tools/example-consumer" "$name" &
+consumer=$!
+sleep 0.2
 
-say "shmslab-stat $name --slots (the producer has exited; its messages wait)"
-"$top/tools/shmslab-stat" "$name" --slots
+say "shmslab-stat $name (the consumer is attached and waiting)"
+"$top/tools/shmslab-stat" "$name"
 
-say "consumer: reads each referenced message and frees its slot"
-"$top/tools/demo-consumer" "$name" <"$refs"
+say "producer: writes 10 messages into slots and sends each through the queue"
+"$top/tools/example-producer" "$name" 10
+wait "$consumer"
+consumer=
+
+say "shell to shell: shmslab-send and shmslab-recv"
+"$top/tools/shmslab-send" "$name" "hello from one shell" "and another line"
+"$top/tools/shmslab-recv" "$name" --count 2
 
 say "shmslab-stat $name"
 "$top/tools/shmslab-stat" "$name"
@@ -35,4 +43,3 @@ say "shmslab-stat $name"
 say "shmslab-rm $name"
 "$top/tools/shmslab-rm" "$name"
 trap - EXIT INT TERM
-rm -f "$refs"

@@ -3,19 +3,21 @@
 # The command-line tools: --help and --version, usage errors (status 2 and the
 # usage text), failures (status 1 and "tool: NAME: message"), and what create,
 # stat and rm do to real segments.
-PLAN=80
+PLAN=98
 . "$top_srcdir/tests/tap.sh"
 
 create=$top_builddir/tools/shmslab-create
 stat=$top_builddir/tools/shmslab-stat
 rm=$top_builddir/tools/shmslab-rm
+send=$top_builddir/tools/shmslab-send
+recv=$top_builddir/tools/shmslab-recv
 version=$(sed -n 's/^#define SHMSLAB_VERSION_STRING "\(.*\)"$/\1/p' "$top_srcdir/include/shmslab.h")
 
 # Every segment name this test may create; the trap removes them all.
 base=/shmslab-tools-$$
 n1=$base-1 n2=$base-2 n3=$base-3 n4=$base-4 n5=$base-5 n6=$base-6 n7=$base-7 n8=$base-8
-n9=$base-9 n10=$base-10 n11=$base-11
-names="$n1 $n2 $n3 $n4 $n5 $n6 $n7 $n8 $n9 $n10 $n11"
+n9=$base-9 n10=$base-10 n11=$base-11 n12=$base-12
+names="$n1 $n2 $n3 $n4 $n5 $n6 $n7 $n8 $n9 $n10 $n11 $n12"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmslab-tools.XXXXXX") || exit 1
 
 cleanup() {
@@ -274,6 +276,46 @@ check "and then reports a segment with nothing dead" \
 run "$stat" "$n11" --recover
 check "a second --recover finds nothing" \
 	grep -q "^$n11: recovered 0 slots, 0 locks and 0 process-table entries\$" "$out"
+
+# The handoff queue from the shell: shmslab-send and shmslab-recv.
+for tool in shmslab-send shmslab-recv; do
+	run "$top_builddir/tools/$tool" --help
+	check "$tool --help prints its usage" sh -c '[ "$1" -eq 0 ] && head -n 1 "$2" | grep -q "^Usage: $3 "' sh "$rc" "$out" "$tool"
+	run "$top_builddir/tools/$tool" --version
+	check "$tool --version names the version" grep -qx "$tool (libshmslab) $version" "$out"
+done
+usage_error "shmslab-recv without a NAME is a usage error" shmslab-recv
+usage_error "shmslab-recv --count 0 is a usage error" shmslab-recv "$n12" --count 0
+usage_error "shmslab-send --timeout abc is a usage error" shmslab-send "$n12" --timeout abc
+failure "shmslab-send to a missing segment fails" shmslab-send "$n12" "No such file or directory" "$n12" hi
+
+"$create" "$n12" --slots 8 --slot-size 64 --queue-depth 3
+succeeds "shmslab-send sends its arguments" "$send" "$n12" "one" "two words"
+printf 'three\nfour\n' >"$tmp/lines"
+run "$send" "$n12" --timeout 100 <"$tmp/lines"
+check "a queue of --queue-depth 3 makes shmslab-send time out after what fits" \
+	sh -c '[ "$1" -eq 1 ] && grep -qx "shmslab-send: $2: Connection timed out" "$3"' sh "$rc" "$n12" "$err"
+run "$stat" "$n12"
+check "stat counts the three queued messages" grep -q "queued     3" "$out"
+run "$recv" "$n12" --timeout 100
+check "shmslab-recv prints each message on a line, in order" \
+	sh -c '[ "$1" -eq 0 ] && [ "$(cat "$2")" = "$(printf "one\ntwo words\nthree")" ]' sh "$rc" "$out"
+run "$stat" "$n12"
+check "and frees their slots" grep -q "available  8" "$out"
+run "$recv" "$n12" --count 1 --timeout 50
+check "shmslab-recv --count times out on an empty queue with status 1" \
+	sh -c '[ "$1" -eq 1 ] && grep -qx "shmslab-recv: $2: Connection timed out" "$3"' sh "$rc" "$n12" "$err"
+"$recv" "$n12" --count 2 --timeout 5000 >"$tmp/got" 2>&1 &
+waiter=$!
+sleep 0.3
+succeeds "a message sent while shmslab-recv waits" "$send" "$n12" "late"
+succeeds "and another" "$send" "$n12" "later"
+wait "$waiter"
+check "reaches the waiting shmslab-recv" sh -c '[ "$1" = "$(printf "late\nlater")" ]' sh "$(cat "$tmp/got")"
+run "$send" "$n12" "$(printf '%070d' 0)"
+check "a message larger than the slot is refused and nothing is left behind" \
+	sh -c '[ "$1" -eq 1 ] && grep -q "Message larger than" "$2" && "$3" "$4" | grep -q "available  8"' \
+	sh "$rc" "$err" "$stat" "$n12"
 
 # Not covered here: stat on a full process table needs a process holding an
 # attachment; the C tests cover shmslab_inspect.
