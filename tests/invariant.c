@@ -14,6 +14,9 @@
 #include "invariant.h"
 
 static const char *fail(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static const char *fail(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -218,7 +221,8 @@ const char *invariant_exercise(struct shmslab *s, char *buf, size_t len)
 		    shmslab_read(s, refs[n], got, sizeof(got)) != l ||
 		    memcmp(msg, got, (size_t)l)) {
 			free(refs);
-			return fail(buf, len, "slot %llu does not store and read back", n);
+			return fail(buf, len, "slot %llu does not store and read back",
+				    (unsigned long long)n);
 		}
 		n++;
 	}
