@@ -5,7 +5,13 @@
 # process, shmslab-bench reports ns per operation from inside each run, and
 # the table shows medians and the ratios DESIGN.md sets targets for.
 #
-#   scripts/bench.sh [--against REV] [RUNS]     (default 5 runs per case)
+#   scripts/bench.sh [--against REV] [--only slab|queue] [RUNS]   (default 5 runs)
+#
+# slab: alloc+free and store+read against one lock cmpxchg.  queue: one-way
+# latency percentiles (ping-pong) and streaming throughput, libshmslab beside
+# a pipe, a Unix socket pair and a POSIX message queue, and the floor, one
+# cache line bounced between two processes; with gnuplot installed, the
+# figures are also drawn to bench-out/latency.png and bench-out/stream.png.
 #
 # With --against, git revision REV is built beside the tree and each case runs
 # on both builds, alternating run by run (which build goes first alternates
@@ -15,10 +21,14 @@
 . "$(dirname "$0")/lib.sh"
 
 against=
-if [ "${1:-}" = --against ]; then
-	against=${2:?--against needs a git revision}
-	shift 2
-fi
+only=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--against) against=${2:?--against needs a git revision}; shift 2 ;;
+	--only) only=${2:?--only needs slab or queue}; shift 2 ;;
+	*) break ;;
+	esac
+done
 runs=${1:-5}
 need_build_packages
 need_packages hyperfine
@@ -60,69 +70,157 @@ case_() {
 	fi
 }
 
+
+# The queue: latency percentiles, then streaming under hyperfine.
+queue_section() {
+	stream_count=1000000
+	printf '\n%-10s %10s %10s %10s %10s %12s\n' "one-way" "p50 ns" "p99 ns" "p99.9 ns" "max ns" "p50/floor"
+	for t in cacheline shmslab pipe unix mq; do
+		"$bench" latency 20000 --transport "$t" --size 64 --out "$out/latency-$t.txt" >/dev/null ||
+			exit 1
+	done
+	floor=$(sed -n 's/.*p50_ns=\([0-9]*\).*/\1/p' "$out/latency-cacheline.txt")
+	for t in cacheline shmslab pipe unix mq; do
+		awk -v t="$t" -v floor="$floor" '{
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			printf "%-10s %10d %10d %10d %10d %11.2fx\n", t, v["p50_ns"], v["p99_ns"],
+				v["p999_ns"], v["max_ns"], v["p50_ns"] / floor
+		}' "$out/latency-$t.txt"
+	done
+	echo "(64 B, ping-pong between two processes on two CPUs, round trip / 2, 20000 samples"
+	echo " of 100 round trips; libshmslab's receiver polls, the others block in the kernel)"
+
+	for size in 64 4096; do
+		say "streaming $size-byte messages: hyperfine, $runs runs per transport"
+		hyperfine --style basic --runs "$runs" --warmup 1 --export-csv "$out/stream-$size.csv" \
+			-n "shmslab" "$bench stream $stream_count --transport shmslab --size $size --out $out/stream-shmslab-$size.txt" \
+			-n "pipe" "$bench stream $stream_count --transport pipe --size $size --out $out/stream-pipe-$size.txt" \
+			-n "unix" "$bench stream $stream_count --transport unix --size $size --out $out/stream-unix-$size.txt" \
+			-n "mq" "$bench stream $stream_count --transport mq --size $size --out $out/stream-mq-$size.txt" \
+			>"$out/stream-$size.hyperfine" 2>&1 || { cat "$out/stream-$size.hyperfine"; exit 1; }
+	done
+	printf '\n%-10s %6s %14s %14s %10s %10s\n' "stream" "size" "msgs/s (run)" "msgs/s (in)" "vs pipe" "vs mq"
+	for size in 64 4096; do
+		# msgs/s of a whole run: messages over hyperfine's median wall time
+		awk -F, -v n="$stream_count" -v size="$size" -v dir="$out" '
+			NR > 1 { rate[$1] = n / $4 }
+			END {
+				for (i = 0; i < 4; i++) {
+					t = i == 0 ? "shmslab" : i == 1 ? "pipe" : i == 2 ? "unix" : "mq"
+					cmd = "sed -n \"s/.*msgs_per_s=\\([0-9]*\\).*/\\1/p\" " dir "/stream-" t "-" size ".txt | sort -n | awk \"{ v[NR] = \\$1 } END { print v[int((NR + 1) / 2)] }\""
+					cmd | getline inside
+					close(cmd)
+					printf "%-10s %6d %14.0f %14.0f %9.2fx %9.2fx\n", t, size, rate[t], inside,
+						rate[t] / rate["pipe"], rate[t] / rate["mq"]
+				}
+			}' "$out/stream-$size.csv"
+	done
+	echo "(msgs/s (run): $stream_count messages over the median wall time of a whole process"
+	echo " run, start-up included; (in): measured inside, from the first message on)"
+	plot
+}
+
+# Draw the queue's figures, if gnuplot is there; nothing is installed for it.
+plot() {
+	command -v gnuplot >/dev/null 2>&1 || { echo "(no gnuplot: no figures drawn)"; return 0; }
+	for t in cacheline shmslab pipe unix mq; do
+		sed -n "s/.*p50_ns=\([0-9]*\) p99_ns=\([0-9]*\) p999_ns=\([0-9]*\) max_ns=\([0-9]*\).*/$t \1 \2 \3 \4/p" \
+			"$out/latency-$t.txt"
+	done >"$out/latency.dat"
+	for t in shmslab pipe unix mq; do
+		printf '%s %s %s\n' "$t" \
+			"$(awk -F, -v t="$t" -v n="$stream_count" '$1 == t { print n / $4 }' "$out/stream-64.csv")" \
+			"$(awk -F, -v t="$t" -v n="$stream_count" '$1 == t { print n / $4 }' "$out/stream-4096.csv")"
+	done >"$out/stream.dat"
+	gnuplot <<PLOT
+set terminal png size 900,500
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set grid ytics
+set key outside right top
+set output "$out/latency.png"
+set title "one-way latency of a 64-byte message (ns, log scale)"
+set logscale y
+plot "$out/latency.dat" using 2:xtic(1) title "p50", "" using 3 title "p99", \
+     "" using 4 title "p99.9", "" using 5 title "max"
+set output "$out/stream.png"
+set title "messages per second, producer to consumer"
+unset logscale y
+plot "$out/stream.dat" using 2:xtic(1) title "64 B", "" using 3 title "4 KiB"
+PLOT
+	echo "figures: $out/latency.png $out/stream.png"
+}
+
+if [ "$only" != queue ]; then
 case_ cas cas 100000000
-case_ kept-1p alloc 20000000
-case_ kept-2p alloc 20000000 --procs 2
-case_ list-1p alloc 10000000 --batch 16
-case_ list-2p alloc 10000000 --batch 16 --procs 2
-case_ list-2p-1shard alloc 10000000 --batch 16 --procs 2 --shards 1
-case_ list-1p-1M alloc 10000000 --batch 16 --slots 1M
-case_ list-8p alloc 5000000 --batch 16 --procs 8
-case_ store-1p store 10000000 --size 64
-case_ store-2p store 10000000 --size 64 --procs 2
-
-# The median ns_per_op of case NAME (the warmup run is left out).
-median() {
-	sed -n 's/.*ns_per_op=\([0-9.]*\).*/\1/p' "$out/$1.txt" | tail -n "$runs" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-# Median wall time of a whole run of case NAME, from hyperfine.
-wall() {
-	awk -F, -v n="$1" '$1 == n { printf "%.3f", $4 }' "$out/$1.csv"
-}
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
-}
-
-cas=$(median cas)
-if [ -n "$against" ]; then
-	printf '\n%-44s %10s %10s %12s %10s %10s\n' "measure (median of $runs runs)" "ns/op" \
-		"ratio" "target" "$against" "change"
-else
-	printf '\n%-44s %10s %10s %12s %10s\n' "measure (median of $runs runs)" "ns/op" "ratio" \
-		"target" "wall s"
-fi
-# row LABEL CASE RATIO TARGET: one line of the table; with --against, the
-# other build's median and the change, else the median wall time of a run.
-row() {
+	case_ kept-1p alloc 20000000
+	case_ kept-2p alloc 20000000 --procs 2
+	case_ list-1p alloc 10000000 --batch 16
+	case_ list-2p alloc 10000000 --batch 16 --procs 2
+	case_ list-2p-1shard alloc 10000000 --batch 16 --procs 2 --shards 1
+	case_ list-1p-1M alloc 10000000 --batch 16 --slots 1M
+	case_ list-8p alloc 5000000 --batch 16 --procs 8
+	case_ store-1p store 10000000 --size 64
+	case_ store-2p store 10000000 --size 64 --procs 2
+	
+	# The median ns_per_op of case NAME (the warmup run is left out).
+	median() {
+		sed -n 's/.*ns_per_op=\([0-9.]*\).*/\1/p' "$out/$1.txt" | tail -n "$runs" | sort -g |
+			awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	}
+	# Median wall time of a whole run of case NAME, from hyperfine.
+	wall() {
+		awk -F, -v n="$1" '$1 == n { printf "%.3f", $4 }' "$out/$1.csv"
+	}
+	ratio() {
+		awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
+	}
+	
+	cas=$(median cas)
 	if [ -n "$against" ]; then
-		base=$(median "$2-base")
-		printf '%-44s %10.2f %10s %12s %10.2f %+9.1f%%\n' "$1" "$(median "$2")" "$3" "$4" \
-			"$base" "$(awk -v a="$(median "$2")" -v b="$base" 'BEGIN { print (a / b - 1) * 100 }')"
+		printf '\n%-44s %10s %10s %12s %10s %10s\n' "measure (median of $runs runs)" "ns/op" \
+			"ratio" "target" "$against" "change"
 	else
-		printf '%-44s %10.2f %10s %12s %10s\n' "$1" "$(median "$2")" "$3" "$4" "$(wall "$2")"
+		printf '\n%-44s %10s %10s %12s %10s\n' "measure (median of $runs runs)" "ns/op" "ratio" \
+			"target" "wall s"
 	fi
-}
-row "uncontended lock cmpxchg (baseline)" cas "1.00" ""
-row "alloc+free, 1 process (kept-back slot)" kept-1p \
-	"$(ratio "$(median kept-1p)" "$cas")x" "<= 3x CAS"
-row "alloc+free, 1 process (free lists)" list-1p \
-	"$(ratio "$(median list-1p)" "$cas")x" "<= 3x CAS"
-row "alloc+free, 2 processes (kept-back)" kept-2p \
-	"$(ratio "$(median kept-1p)" "$(median kept-2p)")x" ">= 1.6x 1p"
-row "alloc+free, 2 processes (free lists)" list-2p \
-	"$(ratio "$(median list-1p)" "$(median list-2p)")x" ">= 1.6x 1p"
-row "alloc+free, 2 processes, one shared head" list-2p-1shard \
-	"$(ratio "$(median list-1p)" "$(median list-2p-1shard)")x" "(sharding off)"
-row "alloc+free, 1 process, 1M slots" list-1p-1M \
-	"$(ratio "$(median list-1p-1M)" "$(median list-1p)")x" "<= 2x 1K"
-row "alloc+free, 8 processes on $(nproc) cores" list-8p \
-	"$(ratio "$(median list-2p)" "$(median list-8p)")x" ">= 0.5x 2p"
-row "store+read 64 B, 1 process" store-1p \
-	"$(ratio "$(median store-1p)" "$cas")x" "<= 80 ns"
-row "store+read 64 B, 2 processes" store-2p \
-	"$(ratio "$(median store-1p)" "$(median store-2p)")x" ""
-echo
-echo "ns/op of several processes is aggregate: wall time over all their operations."
-echo "Ratios of 2 or 8 processes are throughput against the row they compare with."
+	# row LABEL CASE RATIO TARGET: one line of the table; with --against, the
+	# other build's median and the change, else the median wall time of a run.
+	row() {
+		if [ -n "$against" ]; then
+			base=$(median "$2-base")
+			printf '%-44s %10.2f %10s %12s %10.2f %+9.1f%%\n' "$1" "$(median "$2")" "$3" "$4" \
+				"$base" "$(awk -v a="$(median "$2")" -v b="$base" 'BEGIN { print (a / b - 1) * 100 }')"
+		else
+			printf '%-44s %10.2f %10s %12s %10s\n' "$1" "$(median "$2")" "$3" "$4" "$(wall "$2")"
+		fi
+	}
+	row "uncontended lock cmpxchg (baseline)" cas "1.00" ""
+	row "alloc+free, 1 process (kept-back slot)" kept-1p \
+		"$(ratio "$(median kept-1p)" "$cas")x" "<= 3x CAS"
+	row "alloc+free, 1 process (free lists)" list-1p \
+		"$(ratio "$(median list-1p)" "$cas")x" "<= 3x CAS"
+	row "alloc+free, 2 processes (kept-back)" kept-2p \
+		"$(ratio "$(median kept-1p)" "$(median kept-2p)")x" ">= 1.6x 1p"
+	row "alloc+free, 2 processes (free lists)" list-2p \
+		"$(ratio "$(median list-1p)" "$(median list-2p)")x" ">= 1.6x 1p"
+	row "alloc+free, 2 processes, one shared head" list-2p-1shard \
+		"$(ratio "$(median list-1p)" "$(median list-2p-1shard)")x" "(sharding off)"
+	row "alloc+free, 1 process, 1M slots" list-1p-1M \
+		"$(ratio "$(median list-1p-1M)" "$(median list-1p)")x" "<= 2x 1K"
+	row "alloc+free, 8 processes on $(nproc) cores" list-8p \
+		"$(ratio "$(median list-2p)" "$(median list-8p)")x" ">= 0.5x 2p"
+	row "store+read 64 B, 1 process" store-1p \
+		"$(ratio "$(median store-1p)" "$cas")x" "<= 80 ns"
+	row "store+read 64 B, 2 processes" store-2p \
+		"$(ratio "$(median store-1p)" "$(median store-2p)")x" ""
+	echo
+	echo "ns/op of several processes is aggregate: wall time over all their operations."
+	echo "Ratios of 2 or 8 processes are throughput against the row they compare with."
+fi
+
+if [ "$only" != slab ]; then
+	queue_section
+fi
 echo "Raw results: $out"

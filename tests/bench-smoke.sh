@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The benchmark runs, small: proof that it works, not a measurement.
-PLAN=6
+PLAN=16
 . "$top_srcdir/tests/tap.sh"
 
 bench=$top_builddir/tools/shmslab-bench
@@ -28,4 +28,41 @@ runs "alloc+free, one shard, two processes" alloc 20000 --batch 8 --procs 2 --sh
 runs "store+read of 4 KiB, two processes" store 5000 --size 4096 --procs 2
 "$bench" alloc 10 --batch 2000 --slots 1000 >/dev/null 2>&1
 check "a batch larger than the segment is a usage error" test $? -eq 2
+
+# latency TRANSPORT: a run succeeds with ordered, positive percentiles (the
+# program itself checks that every message came back with the value sent)
+latency() {
+	if "$bench" latency 50 --batch 4 --transport "$1" --out "$out" >/dev/null &&
+		tail -n 1 "$out" | awk -v t="$1" '
+			{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+			END { exit !(v["mode"] == "latency" && v["transport"] == t &&
+				v["samples"] == 50 && v["p50_ns"] > 0 && v["p50_ns"] <= v["p99_ns"] &&
+				v["p99_ns"] <= v["p999_ns"] && v["p999_ns"] <= v["max_ns"]) }'; then
+		ok "one-way latency through $1"
+	else
+		not_ok "one-way latency through $1"
+	fi
+}
+
+# stream TRANSPORT SIZE: every message arrives, once and in order (the
+# program checks their sequence numbers), and a rate is reported
+stream() {
+	if "$bench" stream 3000 --transport "$1" --size "$2" --out "$out" >/dev/null &&
+		tail -n 1 "$out" |
+		grep -Eq "^mode=stream transport=$1 size=$2 count=3000 msgs_per_s=[1-9][0-9]* "; then
+		ok "streaming $2-byte messages through $1"
+	else
+		not_ok "streaming $2-byte messages through $1"
+	fi
+}
+
+for transport in shmslab pipe unix mq cacheline; do
+	latency "$transport"
+done
+stream shmslab 64
+stream shmslab 4096
+stream pipe 4096
+stream mq 64
+"$bench" stream 10 --transport cacheline >/dev/null 2>&1
+check "streaming through the cache line floor is a usage error" test $? -eq 2
 tap_done

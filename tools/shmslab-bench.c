@@ -5,19 +5,31 @@
  * Prints one line of key=value pairs per run; scripts/bench.sh drives it
  * with hyperfine and turns the lines into a table of medians and ratios.
  *
- *   cas     N uncontended compare-and-swaps on a private word
- *   alloc   N alloc+free pairs per process; with --batch B, B allocs then B
- *           frees, which takes most slots from the shared free lists rather
- *           than from the one slot a thread keeps back
- *   store   N store+read pairs of --size bytes per process, each on its own slot
+ *   cas      N uncontended compare-and-swaps on a private word
+ *   alloc    N alloc+free pairs per process; with --batch B, B allocs then B
+ *            frees, which takes most slots from the shared free lists rather
+ *            than from the one slot a thread keeps back
+ *   store    N store+read pairs of --size bytes per process, each on its own slot
+ *   latency  N samples of one-way latency between two processes, ping-pong:
+ *            each sample times --batch round trips and halves them; reported
+ *            as percentiles.  libshmslab's receiver polls (busy-waits); the
+ *            others block in the kernel, as their users' would
+ *   stream   N messages from a producer process to a consumer process
  *
  * With --procs P, P processes run at once, each attached on its own; the
  * figure is then aggregate: wall time of the slowest over all their pairs.
+ * latency and stream take --transport: shmslab (a message is allocated,
+ * stored, sent, received, read and freed), pipe, unix (a socket pair), mq (a
+ * POSIX message queue), or, for latency, cacheline: the floor, one cache
+ * line bounced between the two processes.  The two processes run on
+ * different CPUs when there are two.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,24 +39,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-transports.h"
 #include "shmslab.h"
 #include "tool.h"
 
 static const char usage[] =
 	"Usage: shmslab-bench MODE ITERATIONS [OPTION]...\n"
-	"Measure libshmslab's hot paths.  MODE is cas, alloc or store.\n"
+	"Measure libshmslab's hot paths.  MODE is cas, alloc, store, latency or stream.\n"
 	"\n"
-	"  --batch B     alloc: allocate B slots, then free them (default 1)\n"
+	"  --transport T shmslab, pipe, unix, mq or cacheline (latency, stream)\n"
+	"  --batch B     alloc: allocate B slots, then free them (default 1);\n"
+	"                latency: round trips per sample (default 100)\n"
 	"  --procs P     processes running at once (default 1)\n"
 	"  --shards S    free-list shards of the segment (default: one per CPU)\n"
 	"  --slots N     slots of the segment (default 1024)\n"
-	"  --size BYTES  message size for store (default 64)\n"
+	"  --size BYTES  message size for store, latency and stream (default 64)\n"
 	"  --out FILE    append the result line to FILE as well\n"
 	"  --help        show this help and exit\n"
 	"  --version     show the version and exit\n";
 
 enum {
-	OPT_BATCH = 255,
+	OPT_TRANSPORT = 254,
+	OPT_BATCH,
 	OPT_PROCS,
 	OPT_SHARDS,
 	OPT_SLOTS,
@@ -55,6 +71,7 @@ enum {
 };
 
 static const struct option options[] = {
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "procs", required_argument, NULL, OPT_PROCS },
 	{ "shards", required_argument, NULL, OPT_SHARDS },
@@ -70,6 +87,7 @@ struct params {
 	const char *mode;
 	uint64_t iterations;
 	uint32_t batch, procs, shards, slots, size;
+	int transport;
 	const char *out;
 };
 
@@ -225,6 +243,179 @@ static int run_slab(const struct params *p, double *ns_per_op)
 	return 0;
 }
 
+/* Run this process on CPU CPU, if the machine has it: the two sides apart. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu >= CPU_SETSIZE || sysconf(_SC_NPROCESSORS_ONLN) <= cpu)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The pong side of the latency ping-pong: answer ROUNDS messages. */
+static int pong(struct chan *c, uint64_t rounds, char *buf)
+{
+	for (uint64_t r = 0; r < rounds; r++) {
+		uint64_t v = 2 * r + 1, got;
+		int err;
+
+		memcpy(buf, &v, sizeof(v));
+		err = chan_recv(c, buf);
+		memcpy(&got, buf, sizeof(got));
+		if (err == 0 && got != v)
+			err = SHMSLAB_ECORRUPT;
+		v++;
+		memcpy(buf, &v, sizeof(v));
+		if (err == 0)
+			err = chan_send(c, buf);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* One-way latency: p50, p99, p99.9 and max of SAMPLES batches, in ns, into LINE. */
+static int bench_latency(const struct params *p, char *line, size_t len)
+{
+	uint64_t warmup = 100, batch = p->batch, samples = p->iterations;
+	uint64_t *ns = calloc(samples, sizeof(*ns));
+	char *buf = calloc(1, p->size);
+	struct chan c;
+	int err = ns && buf ? chan_setup(&c, p->transport, p->size, 1) : -ENOMEM;
+	int status;
+	pid_t child;
+
+	if (err) {
+		free(ns);
+		free(buf);
+		return err;
+	}
+	child = fork();
+	if (child == 0) {
+		pin(1);
+		err = chan_attach(&c, 1);
+		if (err == 0)
+			err = pong(&c, (warmup + samples) * batch, buf);
+		chan_detach(&c);
+		_exit(err ? 1 : 0);
+	}
+	pin(0);
+	err = child < 0 ? -errno : chan_attach(&c, 0);
+	/* the first batches warm up caches and pages and are not counted */
+	for (uint64_t b = 0; b < warmup + samples && err == 0; b++) {
+		uint64_t t0 = now_ns();
+
+		for (uint64_t k = 0; k < batch && err == 0; k++) {
+			uint64_t r = b * batch + k, v = 2 * r + 1, got;
+
+			memcpy(buf, &v, sizeof(v));
+			err = chan_send(&c, buf);
+			v++;
+			memcpy(buf, &v, sizeof(v));
+			if (err == 0)
+				err = chan_recv(&c, buf);
+			memcpy(&got, buf, sizeof(got));
+			if (err == 0 && got != v)
+				err = SHMSLAB_ECORRUPT;
+		}
+		if (b >= warmup)
+			ns[b - warmup] = (now_ns() - t0) / (2 * batch);
+	}
+	chan_detach(&c);
+	/* a side that failed leaves the other waiting for a message that will not come */
+	if (err && child > 0)
+		kill(child, SIGKILL);
+	if (child > 0 &&
+	    (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+	     WEXITSTATUS(status) != 0) &&
+	    err == 0)
+		err = SHMSLAB_ECORRUPT;
+	chan_teardown(&c);
+	if (err == 0) {
+		qsort(ns, samples, sizeof(*ns), cmp_u64);
+		snprintf(line, len,
+			 "mode=latency transport=%s size=%u samples=%llu batch=%u p50_ns=%llu "
+			 "p99_ns=%llu p999_ns=%llu max_ns=%llu\n",
+			 transport_names[p->transport], p->size, (unsigned long long)samples,
+			 p->batch, (unsigned long long)ns[samples / 2],
+			 (unsigned long long)ns[samples * 99 / 100],
+			 (unsigned long long)ns[samples * 999 / 1000],
+			 (unsigned long long)ns[samples - 1]);
+	}
+	free(ns);
+	free(buf);
+	return err;
+}
+
+/* Streaming: COUNT messages from a producer to a consumer, messages per second. */
+static int bench_stream(const struct params *p, char *line, size_t len)
+{
+	uint64_t count = p->iterations, t0 = 0, t1;
+	char *buf = calloc(1, p->size);
+	struct chan c;
+	int err = buf ? chan_setup(&c, p->transport, p->size, 0) : -ENOMEM;
+	int status;
+	pid_t child;
+
+	if (err) {
+		free(buf);
+		return err;
+	}
+	child = fork();
+	if (child == 0) {
+		pin(1);
+		err = chan_attach(&c, 1);
+		for (uint64_t i = 0; i < count && err == 0; i++) {
+			memcpy(buf, &i, sizeof(i));
+			err = chan_send(&c, buf);
+		}
+		chan_detach(&c);
+		_exit(err ? 1 : 0);
+	}
+	pin(0);
+	err = child < 0 ? -errno : chan_attach(&c, 0);
+	for (uint64_t i = 0; i < count && err == 0; i++) {
+		uint64_t got;
+
+		err = chan_recv(&c, buf);
+		memcpy(&got, buf, sizeof(got));
+		if (err == 0 && got != i)
+			err = SHMSLAB_ECORRUPT; /* lost, doubled or reordered */
+		if (i == 0)
+			t0 = now_ns(); /* from the first message on: not the producer's start-up */
+	}
+	t1 = now_ns();
+	chan_detach(&c);
+	/* a side that failed leaves the other waiting for a message that will not come */
+	if (err && child > 0)
+		kill(child, SIGKILL);
+	if (child > 0 &&
+	    (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+	     WEXITSTATUS(status) != 0) &&
+	    err == 0)
+		err = SHMSLAB_ECORRUPT;
+	chan_teardown(&c);
+	if (err == 0 && count > 1)
+		snprintf(line, len,
+			 "mode=stream transport=%s size=%u count=%llu msgs_per_s=%.0f "
+			 "ns_per_msg=%.1f\n",
+			 transport_names[p->transport], p->size, (unsigned long long)count,
+			 (double)(count - 1) * 1e9 / (double)(t1 - t0),
+			 (double)(t1 - t0) / (double)(count - 1));
+	free(buf);
+	return err;
+}
+
 static uint32_t parse_opt(const char *opt, const char *arg, uint64_t max, int suffixes)
 {
 	uint64_t v;
@@ -237,14 +428,22 @@ static uint32_t parse_opt(const char *opt, const char *arg, uint64_t max, int su
 
 int main(int argc, char **argv)
 {
-	struct params p = { .batch = 1, .procs = 1, .slots = 1024, .size = 64 };
+	struct params p = { .batch = 0, .procs = 1, .slots = 1024, .size = 64 };
 	double ns = 0;
-	char line[256];
+	char line[512];
 	int opt;
 
 	tool_init("shmslab-bench", usage, argv);
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
+		case OPT_TRANSPORT:
+			p.transport = transport_parse(optarg);
+			if (p.transport < 0)
+				tool_usage_error(
+					"--transport: '%s' is not shmslab, pipe, unix, mq or "
+					"cacheline",
+					optarg);
+			break;
 		case OPT_BATCH:
 			p.batch = parse_opt("batch", optarg, 1u << 20, 0);
 			break;
@@ -277,9 +476,11 @@ int main(int argc, char **argv)
 	if (tool_parse_u64(argv[optind + 1], UINT64_MAX, 1, &p.iterations) != 0 ||
 	    p.iterations == 0)
 		tool_usage_error("ITERATIONS: '%s' is not a positive number", argv[optind + 1]);
-	if (p.batch == 0 || p.procs == 0 || p.slots == 0 || p.size == 0)
+	if (p.batch == 0)
+		p.batch = strcmp(p.mode, "latency") == 0 ? 100 : 1;
+	if (p.procs == 0 || p.slots == 0 || p.size == 0)
 		tool_usage_error("--batch, --procs, --slots and --size must be positive");
-	if ((uint64_t)p.batch * p.procs > p.slots)
+	if (strcmp(p.mode, "alloc") == 0 && (uint64_t)p.batch * p.procs > p.slots)
 		tool_usage_error("--batch times --procs must not exceed --slots");
 
 	if (strcmp(p.mode, "cas") == 0) {
@@ -288,6 +489,24 @@ int main(int argc, char **argv)
 	} else if (strcmp(p.mode, "alloc") == 0 || strcmp(p.mode, "store") == 0) {
 		if (run_slab(&p, &ns) != 0)
 			return TOOL_EXIT_FAIL;
+	} else if (strcmp(p.mode, "latency") == 0 || strcmp(p.mode, "stream") == 0) {
+		int err;
+
+		if (strcmp(p.mode, "stream") == 0 && p.transport == T_CACHELINE)
+			tool_usage_error("stream: the cacheline transport only measures latency");
+		if (p.size < 8)
+			tool_usage_error(
+				"--size: %s carries an 8-byte sequence number, so at least 8",
+				p.mode);
+		if (strcmp(p.mode, "stream") == 0 && p.iterations < 2)
+			tool_usage_error("stream: ITERATIONS must be at least 2");
+		if (p.transport == T_MQ && p.size > 8192)
+			tool_usage_error("--size: POSIX message queues take 8192 bytes at most");
+		err = strcmp(p.mode, "latency") == 0 ? bench_latency(&p, line, sizeof(line))
+						     : bench_stream(&p, line, sizeof(line));
+		if (err)
+			tool_fail(transport_names[p.transport], err);
+		goto report;
 	} else {
 		tool_usage_error("unknown MODE '%s'", p.mode);
 	}
@@ -296,6 +515,7 @@ int main(int argc, char **argv)
 		 "ns_per_op=%.3f\n",
 		 p.mode, p.batch, p.procs, p.shards, p.slots, p.size,
 		 (unsigned long long)p.iterations, ns);
+report:
 	fputs(line, stdout);
 	if (p.out != NULL) {
 		FILE *f = fopen(p.out, "a");
