@@ -20,16 +20,26 @@
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+usage() {
+	echo "usage: scripts/bench.sh [--against REV] [--only slab|queue] [RUNS]" >&2
+	exit 2
+}
+
 against=
 only=
 while [ $# -gt 0 ]; do
 	case $1 in
-	--against) against=${2:?--against needs a git revision}; shift 2 ;;
-	--only) only=${2:?--only needs slab or queue}; shift 2 ;;
+	--against) [ $# -ge 2 ] || usage; against=$2; shift 2 ;;
+	--only) [ $# -ge 2 ] || usage; only=$2; shift 2 ;;
+	--help) sed -n '3,/^$/s/^# \{0,1\}//p' "$0" | sed '/^shellcheck/,$d'; exit 0 ;;
+	-*) usage ;;
 	*) break ;;
 	esac
 done
 runs=${1:-5}
+[ $# -le 1 ] || usage
+case $only in '' | slab | queue) ;; *) usage ;; esac
+case $runs in '' | *[!0-9]* | 0*) usage ;; esac
 need_build_packages
 need_packages hyperfine
 build

@@ -6,6 +6,7 @@
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+[ $# -eq 0 ] || { echo "usage: scripts/demo.sh" >&2; exit 2; }
 need_build_packages
 build
 

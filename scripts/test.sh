@@ -5,13 +5,15 @@
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+[ $# -eq 0 ] || { echo "usage: scripts/test.sh" >&2; exit 2; }
 need_build_packages
 build
 say "make check"
+log=$top/test-suite.log
+rm -f "$log" # a log left by an earlier run must not be counted
 status=0
 make -j"$(nproc)" --no-print-directory check || status=$?
 
-log=$top/test-suite.log
 count() {
 	sed -n "s/^# $1: *\([0-9][0-9]*\)\$/\1/p" "$log" | head -n 1
 }

@@ -8,14 +8,22 @@
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+usage() {
+	echo "usage: scripts/torture.sh [--minutes N] [--workers W]" >&2
+	exit 2
+}
+
 minutes=5
 workers=4
 while [ $# -gt 0 ]; do
 	case $1 in
-	--minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
-	--workers) workers=${2:?--workers needs a number}; shift 2 ;;
-	*) echo "usage: scripts/torture.sh [--minutes N] [--workers W]" >&2; exit 2 ;;
+	--minutes) [ $# -ge 2 ] || usage; minutes=$2; shift 2 ;;
+	--workers) [ $# -ge 2 ] || usage; workers=$2; shift 2 ;;
+	*) usage ;;
 	esac
+done
+for n in "$minutes" "$workers"; do
+	case $n in '' | *[!0-9]* | 0*) usage ;; esac
 done
 need_build_packages
 build
