@@ -115,3 +115,31 @@ uint64_t test_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+/* The scheduler state of thread TID of this process: 'S' asleep, 'R' running. */
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	/* the command name in parentheses may hold anything; the state follows it */
+	p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	return p[2];
+}
+
+int test_asleep_samples(pid_t tid)
+{
+	int asleep = 0;
+
+	for (int i = 0; i < 20; i++) {
+		asleep += thread_state(tid) == 'S';
+		usleep(2000);
+	}
+	return asleep;
+}

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "shmslab.h"
 
@@ -35,5 +36,11 @@ void *test_map_raw(const char *name, size_t *len);
 
 /* Milliseconds on the monotonic clock. */
 uint64_t test_now_ms(void);
+
+/*
+ * Sample thread TID of this process 20 times over 40 ms and answer in how
+ * many it was asleep in the kernel (state 'S') rather than running.
+ */
+int test_asleep_samples(pid_t tid);
 
 #endif /* SHMSLAB_TEST_COMMON_H */

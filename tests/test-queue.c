@@ -205,27 +205,13 @@ static void *receive(void *arg)
 	return NULL;
 }
 
-static char thread_state(pid_t tid)
-{
-	char path[64], buf[256], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	p = strrchr(buf, ')');
-	return p[2];
-}
-
 START_TEST(test_queue_blocks_in_kernel)
 {
 	struct receiver r;
 	pthread_t t;
 	shmslab_ref ref;
 	uint32_t signal_before;
-	int asleep = 0;
+	int asleep;
 
 	create(8, 8);
 	/* with nobody waiting, a send makes no system call: the word stays still */
@@ -240,10 +226,7 @@ START_TEST(test_queue_blocks_in_kernel)
 	pthread_create(&t, NULL, receive, &r);
 	usleep(200 * 1000);
 	ck_assert(!atomic_load(&r.done));
-	for (int i = 0; i < 20; i++) {
-		asleep += thread_state(atomic_load(&r.tid)) == 'S';
-		usleep(2000);
-	}
+	asleep = test_asleep_samples(atomic_load(&r.tid));
 	ck_assert_msg(asleep >= 18, "the waiting receiver was asleep in %d of 20 samples", asleep);
 	ck_assert_uint_eq(atomic_load(&slab->queue->sleepers), 1);
 	ref = message("wake up");

@@ -91,32 +91,13 @@ static bool op_wait_done(struct op *op, unsigned ms)
 	return atomic_load(&op->done);
 }
 
-/* The scheduler state of thread TID: 'S' is asleep in the kernel, 'R' running. */
-static char thread_state(pid_t tid)
-{
-	char path[64], buf[256], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	p = strrchr(buf, ')');
-	ck_assert_ptr_nonnull(p);
-	return p[2];
-}
-
 /* OP has started and is blocked, asleep in the kernel rather than spinning. */
 static void assert_blocked(struct op *op)
 {
-	int asleep = 0;
+	int asleep;
 
 	ck_assert(!op_wait_done(op, 200));
-	for (int i = 0; i < 20; i++) {
-		asleep += thread_state(atomic_load(&op->tid)) == 'S';
-		usleep(2000);
-	}
+	asleep = test_asleep_samples(atomic_load(&op->tid));
 	ck_assert_msg(asleep >= 18, "blocked thread was asleep in %d of 20 samples", asleep);
 }
 

@@ -262,6 +262,27 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Detach, reap the other side, CHILD, and tear the channel down.  Answers ERR,
+ * or, if this side did well but the child did not, SHMSLAB_ECORRUPT.
+ */
+static int chan_finish(struct chan *c, pid_t child, int err)
+{
+	int status;
+
+	chan_detach(c);
+	/* a side that failed leaves the other waiting for a message that will not come */
+	if (err && child > 0)
+		kill(child, SIGKILL);
+	if (child > 0 &&
+	    (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+	     WEXITSTATUS(status) != 0) &&
+	    err == 0)
+		err = SHMSLAB_ECORRUPT;
+	chan_teardown(c);
+	return err;
+}
+
 /* The pong side of the latency ping-pong: answer ROUNDS messages. */
 static int pong(struct chan *c, uint64_t rounds, char *buf)
 {
@@ -292,7 +313,6 @@ static int bench_latency(const struct params *p, char *line, size_t len)
 	char *buf = calloc(1, p->size);
 	struct chan c;
 	int err = ns && buf ? chan_setup(&c, p->transport, p->size, 1) : -ENOMEM;
-	int status;
 	pid_t child;
 
 	if (err) {
@@ -331,16 +351,7 @@ static int bench_latency(const struct params *p, char *line, size_t len)
 		if (b >= warmup)
 			ns[b - warmup] = (now_ns() - t0) / (2 * batch);
 	}
-	chan_detach(&c);
-	/* a side that failed leaves the other waiting for a message that will not come */
-	if (err && child > 0)
-		kill(child, SIGKILL);
-	if (child > 0 &&
-	    (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
-	     WEXITSTATUS(status) != 0) &&
-	    err == 0)
-		err = SHMSLAB_ECORRUPT;
-	chan_teardown(&c);
+	err = chan_finish(&c, child, err);
 	if (err == 0) {
 		qsort(ns, samples, sizeof(*ns), cmp_u64);
 		snprintf(line, len,
@@ -364,7 +375,6 @@ static int bench_stream(const struct params *p, char *line, size_t len)
 	char *buf = calloc(1, p->size);
 	struct chan c;
 	int err = buf ? chan_setup(&c, p->transport, p->size, 0) : -ENOMEM;
-	int status;
 	pid_t child;
 
 	if (err) {
@@ -395,16 +405,7 @@ static int bench_stream(const struct params *p, char *line, size_t len)
 			t0 = now_ns(); /* from the first message on: not the producer's start-up */
 	}
 	t1 = now_ns();
-	chan_detach(&c);
-	/* a side that failed leaves the other waiting for a message that will not come */
-	if (err && child > 0)
-		kill(child, SIGKILL);
-	if (child > 0 &&
-	    (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
-	     WEXITSTATUS(status) != 0) &&
-	    err == 0)
-		err = SHMSLAB_ECORRUPT;
-	chan_teardown(&c);
+	err = chan_finish(&c, child, err);
 	if (err == 0 && count > 1)
 		snprintf(line, len,
 			 "mode=stream transport=%s size=%u count=%llu msgs_per_s=%.0f "

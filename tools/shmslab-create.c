@@ -112,10 +112,7 @@ int main(int argc, char **argv)
 			tool_bad_option();
 		}
 	}
-	if (optind != argc - 1)
-		tool_usage_error(optind >= argc ? "a segment NAME is required"
-						: "only one segment NAME is allowed");
-	name = argv[optind];
+	name = tool_one_name(argc, argv);
 	if (cfg.max_slots != 0 && cfg.max_slots < cfg.slot_count)
 		tool_usage_error("--max-slots must be at least --slots (%u)", cfg.slot_count);
 

@@ -258,10 +258,7 @@ int main(int argc, char **argv)
 			tool_bad_option();
 		}
 	}
-	if (optind != argc - 1)
-		tool_usage_error(optind >= argc ? "a segment NAME is required"
-						: "only one segment NAME is allowed");
-	name = argv[optind];
+	name = tool_one_name(argc, argv);
 	if (do_recover) {
 		err = recover(name, json, &got);
 		if (err)

@@ -58,6 +58,14 @@ void tool_usage_error(const char *fmt, ...)
 	exit(TOOL_EXIT_USAGE);
 }
 
+const char *tool_one_name(int argc, char **argv)
+{
+	if (optind != argc - 1)
+		tool_usage_error(optind >= argc ? "a segment NAME is required"
+						: "only one segment NAME is allowed");
+	return argv[optind];
+}
+
 void tool_bad_option(void)
 {
 	/* getopt_long has said what is wrong, as "tool: message" */

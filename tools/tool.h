@@ -26,6 +26,9 @@ _Noreturn void tool_version(void);
 /* A bad command line: message, usage text, exit 2. */
 _Noreturn void tool_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The one segment NAME left after the options, or a usage error. */
+const char *tool_one_name(int argc, char **argv);
+
 /* getopt_long answered '?' and said why: print the usage, exit 2. */
 _Noreturn void tool_bad_option(void);
 
