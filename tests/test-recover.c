@@ -124,8 +124,48 @@ static void assert_keeps_working(void)
 }
 
 /*
+ * What the queue must hold once kp-helper died at KP and was recovered, in
+ * order: its two sends put "first" and "second" in the queue, and its two
+ * receives take them out.  A send that had published its cell counts as
+ * made; a receive counts as made once it had emptied the cell.
+ */
+static const char *queue_after(const char *kp)
+{
+	if (strcmp(kp, "send_published") == 0)
+		return "first";
+	if (strcmp(kp, "recv_journaled") == 0)
+		return "first second";
+	if (strcmp(kp, "recv_taken") == 0 || strcmp(kp, "recv_owned") == 0)
+		return "second";
+	return "";
+}
+
+/* Receive all that is queued: the messages must be WANT, no more, no fewer. */
+static void assert_queue_holds(const char *kp, const char *want)
+{
+	char got[64] = "", msg[64];
+	shmslab_ref ref;
+	ssize_t len;
+
+	while (shmslab_recv(slab, &ref, 0) == 0) {
+		len = shmslab_read(slab, ref, msg, sizeof(msg) - 1);
+		ck_assert_msg(len > 0, "a queued message after %s does not read: %s", kp,
+			      shmslab_strerror((int)len));
+		msg[len] = '\0';
+		ck_assert_int_lt(strlen(got) + (size_t)len + 2, sizeof(got));
+		if (got[0] != '\0')
+			strcat(got, " ");
+		strcat(got, msg);
+		ck_assert_int_eq(shmslab_free(slab, ref), 0);
+	}
+	ck_assert_msg(strcmp(got, want) == 0, "after %s the queue held \"%s\", not \"%s\"", kp, got,
+		      want);
+}
+
+/*
  * The process dies at kill point KP, after another died inside a free; a
- * third recovers, finds everything in its place, and the segment works.
+ * third recovers, finds everything in its place, what was sent and not
+ * received still queued, and the segment works.
  */
 static void recover_after(const char *kp)
 {
@@ -141,6 +181,8 @@ static void recover_after(const char *kp)
 	assert_invariant();
 	/* nothing is left for a second recovery */
 	ck_assert_int_eq(shmslab_recover(slab), 0);
+	assert_queue_holds(kp, queue_after(kp));
+	assert_invariant();
 	assert_keeps_working();
 }
 
