@@ -268,7 +268,9 @@ int shmslab_free(struct shmslab *slab, shmslab_ref ref)
 		if (st_kind(st) != KIND_OWNED || st_gen(st) != gen)
 			return -ESTALE;
 		if (st_writer(st) != 0) {
-			shmslab__slot_wait_writer(slab, idx, st);
+			err = shmslab__slot_wait_writer(slab, idx, st);
+			if (err)
+				return err;
 			st = sa_load_acquire_u64(&m->state);
 			continue;
 		}

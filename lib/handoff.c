@@ -14,9 +14,6 @@
 
 #include "internal.h"
 
-/* The bits of a state word that belong to its lock, not to who holds the slot. */
-#define ST_LOCK_BITS ((uint64_t)(ST_WRITER_MASK | ST_WAITERS | ST_TORN))
-
 int shmslab_send(struct shmslab *slab, shmslab_ref ref)
 {
 	uint32_t idx = ref_index(ref), gen = ref_gen(ref);
@@ -54,13 +51,18 @@ int shmslab_send(struct shmslab *slab, shmslab_ref ref)
 	while ((err = shmslab__queue_put(slab, idx)) == -EAGAIN)
 		shmslab__recover_wait(slab);
 	if (err) {
-		/* full: the slot goes back to whom it belonged, locks as they are now */
+		/* not sent: the slot goes back to whom it belonged, locks as they are
+		 * now.  Our lane kept it from recovery, so it is still QUEUED. */
 		uint64_t now = sa_load_relaxed_u64(&m->state);
 
+		do
+			if (st_kind(now) != KIND_QUEUED || st_gen(now) != gen) {
+				err = SHMSLAB_ECORRUPT;
+				goto out;
+			}
 		/* acq_rel: as any change of the slot's holder */
 		while (!sa_cas_acq_rel_u64(&m->state, &now,
-					   (now & ST_LOCK_BITS) | (st & ~ST_LOCK_BITS)))
-			;
+					   (now & ST_LOCK_BITS) | (st & ~ST_LOCK_BITS)));
 	} else {
 		shmslab__queue_wake(slab);
 	}

@@ -205,6 +205,8 @@ _Static_assert(sizeof(struct queue_control) == 3 * CACHE_LINE, "queue_control la
 #define ST_OWNER_MASK  (0x1fffu << ST_OWNER_SHIFT)
 #define ST_KIND_SHIFT  28
 #define ST_KIND_MASK   (7u << ST_KIND_SHIFT)
+/* The bits that belong to the slot's lock, not to who holds the slot. */
+#define ST_LOCK_BITS ((uint64_t)(ST_WRITER_MASK | ST_WAITERS | ST_TORN))
 
 enum slot_kind {
 	KIND_FREE = 0,	  /* on a free list, or about to be (a lane says which) */

@@ -64,7 +64,8 @@ static bool help_deq(struct shmslab *s)
 
 /*
  * Put slot IDX in the queue.  -ENOSPC when it holds queue_depth references,
- * -EAGAIN when a recoverer holds the ring (wait for it, then try again).
+ * -EAGAIN when a recoverer holds the ring (wait for it, then try again),
+ * SHMSLAB_ECORRUPT for counters no queue can have.
  */
 int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 {
@@ -87,7 +88,11 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 		}
 		queued = (int64_t)(t - sa_load_acquire_u64(&s->queue->deq));
 		if (queued < 0) {
-			advance(&s->queue->enq, t); /* behind deq: filled and emptied since */
+			/* a cell is filled only at enq and emptied only at deq, so deq
+			 * passes enq by one ticket at most: filled and emptied since */
+			if (queued < -1 && sa_load_acquire_u64(&s->queue->enq) == t)
+				return SHMSLAB_ECORRUPT;
+			advance(&s->queue->enq, t);
 			continue;
 		}
 		if ((uint64_t)queued >= s->g.queue_depth) {
@@ -148,6 +153,17 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 				*idx = content - 1;
 				return 0;
 			}
+			/* another receiver took it: the slot is not ours to name */
+			shmslab__lane_set(lane, LANE_IDLE, 0);
+		} else if (sa_load_acquire_u64(&s->queue->deq) == t &&
+			   sa_load_acquire_u64(cell_of(s, t)) == c) {
+			/*
+			 * While deq is T, the cell can only be on lap T's, full or empty,
+			 * or emptied to the next: senders fill the next lap only once
+			 * deq has passed T.  Having read the cell, we would see deq
+			 * moved on; it did not, so the cell is not a queue's.
+			 */
+			return SHMSLAB_ECORRUPT;
 		}
 		shmslab__os_backoff(&round);
 	}

@@ -120,7 +120,8 @@ static void mark_live_lanes(struct shmslab *s, struct recovery *r)
 			uint64_t w = sa_load_acquire_u64(&pe->lanes[l].window);
 			uint32_t op = (uint32_t)(w >> 32), slot = (uint32_t)w, end = slot + 1;
 
-			if (op == LANE_IDLE || slot >= r->capacity)
+			/* a sleeper's lane names no slot */
+			if (op == LANE_IDLE || op == LANE_WAIT || slot >= r->capacity)
 				continue;
 			if (op == LANE_GROW) {
 				uint32_t p = page_of(&s->g, slot);
@@ -198,7 +199,8 @@ static uint32_t dead_mover(struct shmslab *s, const struct recovery *r, uint32_t
  * A QUEUED slot in no cell, named by a dead sender's or receiver's lane: the
  * send never finished, or the receiver died before it owned the slot.  It
  * becomes the dead process's to free, which step 3 finishes (it may still
- * have readers, whom step 2 must not wait for).
+ * have readers, whom step 2 must not wait for, or a live writer: a slot may
+ * be sent while written, and its lock is not the sender's to drop).
  */
 static void reclaim_queue_orphan(struct shmslab *s, struct recovery *r, uint32_t x)
 {
@@ -211,8 +213,60 @@ static void reclaim_queue_orphan(struct shmslab *s, struct recovery *r, uint32_t
 	while (st_kind(st) == KIND_QUEUED) {
 		/* seq_cst: closed to new readers, as in a free */
 		if (sa_cas_seq_cst_u64(&m->state, &st,
-				       st_make(KIND_FREEING, e + 1, gen_next(st_gen(st)))))
+				       (st & ST_LOCK_BITS) |
+					       st_make(KIND_FREEING, e + 1, gen_next(st_gen(st)))))
 			return;
+	}
+}
+
+/*
+ * Whether step 2 left the window of a dead lane (OP on SLOT) undecided: a
+ * live lane named the slot too (a receiver whose CAS lost to the dead one's,
+ * a popper with a stale look), or the ring could not be read.
+ */
+static bool undecided(const struct recovery *r, uint32_t op, uint32_t slot, bool ring_ok)
+{
+	uint8_t mark = slot < r->capacity ? r->mark[slot] : 0;
+
+	switch (op) {
+	case LANE_SEND:
+	case LANE_RECV:
+		return !ring_ok || ((mark & MARK_LANE) && (mark & MARK_LIMBO));
+	case LANE_POP:
+	case LANE_FREE:
+		return (mark & MARK_LANE) && (mark & MARK_FREE);
+	default:
+		return false;
+	}
+}
+
+/*
+ * Step 2, last: the dead lanes whose windows are decided go idle.  Those
+ * left undecided keep naming their slot, and their entries stay DEAD, so
+ * that a later recovery decides them.  A dead receiver counted among the
+ * queue's sleepers is counted out once only: whoever turns its lane from
+ * WAIT to idle does it, so a recoverer that dies here and the next one do
+ * not both.
+ */
+static void settle_dead_lanes(struct shmslab *s, struct recovery *r, bool ring_ok)
+{
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		if (!is_dead(r, e))
+			continue;
+		for (uint32_t l = 0; l < LANES; l++) {
+			struct lane *lane = &shmslab__proc_entry(s, e)->lanes[l];
+			uint64_t w = sa_load_acquire_u64(&lane->window);
+
+			if (w >> 32 == LANE_IDLE)
+				continue;
+			if (undecided(r, (uint32_t)(w >> 32), (uint32_t)w, ring_ok)) {
+				r->pending[e]++;
+				continue;
+			}
+			/* acq_rel: as any lane change; the old word says who counts out */
+			if (sa_exchange_acq_rel_u64(&lane->window, 0) >> 32 == LANE_WAIT)
+				sa_fetch_sub_relaxed_u32(&s->queue->sleepers, 1);
+		}
 	}
 }
 
@@ -227,6 +281,7 @@ static void reclaim_queue_orphan(struct shmslab *s, struct recovery *r, uint32_t
  */
 static int recover_limbo(struct shmslab *s, struct recovery *r)
 {
+	bool ring_ok;
 	int err;
 
 	for (uint32_t k = 0; k < s->g.shards; k++)
@@ -236,15 +291,16 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 	memset(r->mark, 0, r->capacity);
 	mark_live_lanes(s, r);
 	err = mark_lists(s, r);
-	if (err == 0)
-		err = mark_queue(s, r);
+	/* a ring that cannot be read leaves every QUEUED slot where it is (its
+	 * receivers report the bad cell), and the rest of recovery goes on */
+	ring_ok = err == 0 && mark_queue(s, r) == 0;
 	if (err == 0) {
 		for (uint32_t i = 0; i < r->capacity; i++) {
 			uint32_t kind = st_kind(sa_load_acquire_u64(&slot_meta(s, i)->state));
 
 			if (kind == KIND_FREE && !(r->mark[i] & MARK_LISTED))
 				r->mark[i] |= MARK_FREE;
-			else if (kind == KIND_QUEUED && !(r->mark[i] & MARK_QUEUED))
+			else if (ring_ok && kind == KIND_QUEUED && !(r->mark[i] & MARK_QUEUED))
 				r->mark[i] |= MARK_LIMBO;
 		}
 		mark_live_lanes(s, r);
@@ -263,19 +319,7 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 			KILLPOINT(recover_orphan);
 			r->got.slots++;
 		}
-		/* every window of a dead lane is decided now; a dead receiver that was
-		 * counted among the queue's sleepers is counted out */
-		for (uint32_t e = 0; e < s->g.max_procs; e++) {
-			if (!is_dead(r, e))
-				continue;
-			for (uint32_t l = 0; l < LANES; l++) {
-				struct lane *lane = &shmslab__proc_entry(s, e)->lanes[l];
-
-				if (sa_load_acquire_u64(&lane->window) >> 32 == LANE_WAIT)
-					sa_fetch_sub_relaxed_u32(&s->queue->sleepers, 1);
-				shmslab__lane_set(lane, LANE_IDLE, 0);
-			}
-		}
+		settle_dead_lanes(s, r, ring_ok);
 	}
 	/* a bad chain goes back as it was: pops will report it, nothing is wedged */
 	shmslab__queue_unblock(s);
@@ -297,12 +341,27 @@ static bool live_readers(struct shmslab *s, const struct recovery *r, uint32_t i
 }
 
 /*
+ * A lane of dead entry E with no window open, to give its slots back
+ * through; NULL if step 2 left every one naming a slot to decide later.
+ */
+static struct lane *idle_lane(struct shmslab *s, uint32_t e)
+{
+	struct proc_entry *pe = shmslab__proc_entry(s, e);
+
+	for (uint32_t l = 0; l < LANES; l++)
+		if (sa_load_acquire_u64(&pe->lanes[l].window) >> 32 == LANE_IDLE)
+			return &pe->lanes[l];
+	return NULL;
+}
+
+/*
  * Step 3 for one slot: the locks dead processes hold on it, then the slot
  * itself if a dead process owns it, keeps it or was freeing it.
  */
 static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
 {
 	struct slot_meta *m = slot_meta(s, idx);
+	struct lane *lane;
 	uint64_t st;
 
 	for (uint32_t w = 0; w < s->g.reader_words; w++) {
@@ -315,7 +374,8 @@ static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
 		}
 	}
 	st = sa_load_acquire_u64(&m->state);
-	if (st_writer(st) != 0 && is_dead(r, st_writer(st) - 1)) {
+	if (st_writer(st) != 0 && st_writer(st) <= s->g.max_procs &&
+	    is_dead(r, st_writer(st) - 1)) {
 		shmslab__slot_release_proc(s, idx, st_writer(st) - 1);
 		r->got.locks++;
 	}
@@ -340,12 +400,13 @@ static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
 		if (st != want && !sa_cas_seq_cst_u64(&m->state, &st, want))
 			continue; /* taken over meanwhile: look again */
 		KILLPOINT(recover_reclaiming);
-		if (live_readers(s, r, idx)) {
-			r->pending[owner -
-				   1]++; /* a reader got in first: FREEING(dead) until later */
+		lane = idle_lane(s, owner - 1);
+		/* a reader got in first, or no lane to do it through: FREEING(dead) until later */
+		if (live_readers(s, r, idx) || lane == NULL) {
+			r->pending[owner - 1]++;
 			return;
 		}
-		shmslab__slot_push(s, &shmslab__proc_entry(s, owner - 1)->lanes[0], idx, gen);
+		shmslab__slot_push(s, lane, idx, gen);
 		r->got.slots++;
 		return;
 	}

@@ -48,12 +48,15 @@ static bool st_readable(uint64_t st, uint32_t gen)
  * outlasts a slice checks whether the writer is alive; if it died, recovery
  * takes its locks (its message is torn).  Not here, bit by bit: only recovery
  * may, since only recovery knows the entry is not being reused meanwhile.
+ * SHMSLAB_ECORRUPT for a writer field that names no process-table entry.
  */
 int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 {
 	struct slot_meta *m = slot_meta(s, idx);
 	uint32_t writer = st_writer(seen);
 
+	if (writer > s->g.max_procs)
+		return SHMSLAB_ECORRUPT; /* no process holds it, nobody will let go */
 	if (!(st_low(seen) & ST_WAITERS)) {
 		uint64_t want = seen | ST_WAITERS;
 
@@ -108,6 +111,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
 	unsigned round = 0;
 	uint32_t word;
 	uint64_t bit, st;
+	int err;
 
 	reader_bit(s->self, &word, &bit);
 	for (;;) {
@@ -151,7 +155,9 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
 			return -ESTALE;
 		if (st_writer(st) == 0)
 			return -EOWNERDEAD;
-		shmslab__slot_wait_writer(s, idx, st);
+		err = shmslab__slot_wait_writer(s, idx, st);
+		if (err)
+			return err;
 	}
 }
 
@@ -219,7 +225,10 @@ int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
 		if (!st_readable(st, gen))
 			return -ESTALE;
 		if (st_writer(st) != 0) {
-			shmslab__slot_wait_writer(s, idx, st);
+			int err = shmslab__slot_wait_writer(s, idx, st);
+
+			if (err)
+				return err;
 			st = sa_load_acquire_u64(&m->state);
 			continue;
 		}

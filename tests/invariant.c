@@ -176,6 +176,10 @@ const char *invariant_check(struct shmslab *s, char *buf, size_t len)
 		why = check_slot(s, i, on_list[i] != 0, in_queue[i] != 0, buf, len);
 	free(on_list);
 	free(in_queue);
+	/* nobody receives now: a count left over would make every send wake nobody */
+	if (why == NULL && atomic_load(&s->queue->sleepers) != 0)
+		why = fail(buf, len, "the queue counts %u sleepers, with nobody receiving",
+			   atomic_load(&s->queue->sleepers));
 	return why ? why : check_procs(s, buf, len);
 }
 

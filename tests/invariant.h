@@ -15,7 +15,9 @@
  * live process, or allocated to a live process (or to nobody, after its
  * allocator detached).  No lock is held by a process that is not alive, no
  * list is blocked, no entry of the process table is dead, no lane of a live
- * process is in a window, and available + allocated = capacity.  Answers
+ * process is in a window, every queued slot is in exactly one cell of the
+ * queue, which counts no sleeping receiver, and available + allocated +
+ * queued = capacity.  Answers
  * NULL when all of that holds, else what does not, in BUF.
  */
 const char *invariant_check(struct shmslab *slab, char *buf, size_t len);

@@ -5,7 +5,8 @@
  * operation in turn.  Run with SHMSLAB_KILLPOINT=name it dies by SIGKILL at
  * that step; tests/test-recover.c then recovers and checks the invariant.
  *
- *   kp-helper NAME      run the scenario on segment NAME
+ *   kp-helper NAME            run the scenario on segment NAME
+ *   kp-helper NAME send REF   only send REF (a slot of another process)
  *
  * The segment needs room to grow beyond its first page (test-recover makes
  * it 8 slots growing to 64).  Exit status 0 when the scenario ran to its end,
@@ -36,11 +37,16 @@ int main(int argc, char **argv)
 	char buf[64];
 	int n = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: kp-helper NAME\n");
+	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "send") == 0)) {
+		fprintf(stderr, "usage: kp-helper NAME [send REF]\n");
 		return 2;
 	}
 	segment = argv[1];
+	if (argc == 4) {
+		need(shmslab_open(segment, &slab), "open");
+		need(shmslab_send(slab, strtoull(argv[3], NULL, 0)), "send");
+		return shmslab_close(slab) == 0 ? 0 : 1;
+	}
 	/* attach_locked, attach_live */
 	need(shmslab_open(segment, &slab), "open");
 	/* alloc_pop_journaled, alloc_popped, alloc_owned */

@@ -172,6 +172,60 @@ START_TEST(test_queue_args)
 }
 END_TEST
 
+/*
+ * A ring or counters that no queue can have, written by a broken or hostile
+ * process: receivers and senders answer SHMSLAB_ECORRUPT rather than spin,
+ * and a send that fails leaves the slot with its sender.
+ */
+START_TEST(test_queue_corrupt)
+{
+	shmslab_ref ref, got;
+	uint64_t deq, cell;
+
+	create(8, 8);
+	ref = message("kept");
+	/* the cell at deq two laps ahead, with deq where it is */
+	deq = atomic_load(&slab->queue->deq);
+	cell = atomic_load(&slab->queue->cells[deq & (slab->g.queue_ring - 1)]);
+	atomic_store(&slab->queue->cells[deq & (slab->g.queue_ring - 1)],
+		     cell + ((uint64_t)2 << 32) + 1);
+	ck_assert_int_eq(shmslab_recv(slab, &got, 0), SHMSLAB_ECORRUPT);
+	ck_assert_int_eq(shmslab_recv(slab, &got, 50), SHMSLAB_ECORRUPT);
+	atomic_store(&slab->queue->cells[deq & (slab->g.queue_ring - 1)], cell);
+	/* deq far past enq */
+	atomic_store(&slab->queue->deq, atomic_load(&slab->queue->enq) + 1000);
+	ck_assert_int_eq(shmslab_send(slab, ref), SHMSLAB_ECORRUPT);
+	atomic_store(&slab->queue->deq, deq);
+	ck_assert_int_eq(shmslab_send(slab, ref), 0);
+	ck_assert_int_eq(shmslab_recv(slab, &got, 0), 0);
+	ck_assert_uint_eq(got, ref);
+	ck_assert_int_eq(shmslab_free(slab, got), 0);
+}
+END_TEST
+
+/* A write-lock field naming no process: an error for whoever waits, not a crash. */
+START_TEST(test_queue_corrupt_writer)
+{
+	struct shmslab_view v;
+	shmslab_ref ref;
+	char buf[16];
+	struct slot_meta *m;
+	uint64_t st;
+
+	create(8, 8);
+	ref = message("locked");
+	m = slot_meta(slab, ref_index(ref));
+	st = atomic_load(&m->state);
+	atomic_store(&m->state, st | ST_WRITER_MASK);
+	ck_assert_int_eq(shmslab_read(slab, ref, buf, sizeof(buf)), SHMSLAB_ECORRUPT);
+	ck_assert_int_eq(shmslab_write_begin(slab, ref, &v), SHMSLAB_ECORRUPT);
+	ck_assert_int_eq(shmslab_free(slab, ref), SHMSLAB_ECORRUPT);
+	ck_assert_int_ge(shmslab_recover(slab), 0);
+	atomic_store(&m->state, st);
+	ck_assert_int_eq(shmslab_free(slab, ref), 0);
+}
+END_TEST
+
 START_TEST(test_queue_timeouts)
 {
 	shmslab_ref got;
@@ -375,6 +429,8 @@ int main(void)
 	tcase_add_test(tc, test_queue_full);
 	tcase_add_test(tc, test_queue_ownership);
 	tcase_add_test(tc, test_queue_args);
+	tcase_add_test(tc, test_queue_corrupt);
+	tcase_add_test(tc, test_queue_corrupt_writer);
 	tcase_add_test(tc, test_queue_timeouts);
 	tcase_add_test(tc, test_queue_blocks_in_kernel);
 	tcase_add_test(tc, test_queue_wakes_early_consumer);

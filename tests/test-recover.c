@@ -286,6 +286,182 @@ START_TEST(test_recover_torn_for_live_owner)
 }
 END_TEST
 
+/* kp-helper sends REF, a slot of ours, and dies at kill point KP. */
+static void killed_sending(shmslab_ref ref, const char *kp)
+{
+	char refstr[32];
+	const char *args[] = { name, "send", refstr, NULL };
+	int status;
+	pid_t pid;
+
+	snprintf(refstr, sizeof(refstr), "%#llx", (unsigned long long)ref);
+	pid = spawn("tests/kp-helper", args, kp, NULL, NULL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		      "kp-helper did not die at kill point %s (status %#x)", kp, status);
+}
+
+static uint64_t slot_state(uint32_t idx)
+{
+	return atomic_load(&slot_meta(slab, idx)->state);
+}
+
+/*
+ * A slot may be sent while it is written.  Its sender dies before the queue
+ * has it: recovery takes the slot back, but not the live writer's lock, and
+ * the slot goes back to the free lists only once the write is over.
+ */
+START_TEST(test_recover_dead_sender_spares_live_writer)
+{
+	struct shmslab_view v;
+	shmslab_ref ref;
+	uint32_t idx;
+
+	create(8, 0, 8);
+	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
+	idx = ref_index(ref);
+	ck_assert_int_eq(shmslab_write_begin(slab, ref, &v), 0);
+	killed_sending(ref, "send_queued");
+	/* nothing comes back yet: the slot waits for its writer */
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(st_writer(slot_state(idx)), slab->self + 1);
+	ck_assert_uint_ne(st_kind(slot_state(idx)), KIND_FREE);
+	memcpy(v.data, "still mine", 10);
+	v.len = 10;
+	ck_assert_int_eq(shmslab_write_end(slab, &v), 0);
+	/* the write is over: now the slot the dead sender lost goes back */
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(st_kind(slot_state(idx)), KIND_FREE);
+	assert_invariant();
+	assert_keeps_working();
+}
+END_TEST
+
+struct sleeper {
+	shmslab_ref got;
+	int result;
+};
+
+static void *sleep_on_queue(void *arg)
+{
+	struct sleeper *r = arg;
+
+	r->result = shmslab_recv(slab, &r->got, -1);
+	return NULL;
+}
+
+/* Whether a thread of ours is asleep on the queue, its lane saying so. */
+static bool we_sleep_on_queue(void)
+{
+	for (uint32_t l = 0; l < LANES; l++)
+		if (atomic_load(&slab->me->lanes[l].window) >> 32 == LANE_WAIT)
+			return true;
+	return false;
+}
+
+/*
+ * A receiver sleeps, its lane marked WAIT, while a sender dies with slot 0
+ * half sent: the sleeper's lane names no slot, so it must not keep slot 0
+ * from being reclaimed.
+ */
+START_TEST(test_recover_sleeper_does_not_hide_slot_0)
+{
+	struct sleeper r = { 0, -1 };
+	shmslab_ref refs[8], zero = SHMSLAB_REF_NONE, wake;
+	pthread_t t;
+
+	create(8, 0, 8);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(shmslab_alloc(slab, &refs[i]), 0);
+	for (int i = 0; i < 8; i++) {
+		if (ref_index(refs[i]) == 0)
+			zero = refs[i];
+		else
+			ck_assert_int_eq(shmslab_free(slab, refs[i]), 0);
+	}
+	ck_assert(zero != SHMSLAB_REF_NONE);
+	ck_assert_int_eq(pthread_create(&t, NULL, sleep_on_queue, &r), 0);
+	for (int i = 0; i < 2000 && !we_sleep_on_queue(); i++)
+		usleep(1000);
+	ck_assert(we_sleep_on_queue());
+	killed_sending(zero, "send_queued");
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(st_kind(slot_state(0)), KIND_FREE);
+	/* wake the sleeper with a message; it gets that one, and nothing else */
+	ck_assert_int_eq(shmslab_alloc(slab, &wake), 0);
+	ck_assert_int_eq(shmslab_send(slab, wake), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(r.result, 0);
+	ck_assert_uint_eq(r.got, wake);
+	ck_assert_int_eq(shmslab_free(slab, r.got), 0);
+	assert_invariant();
+}
+END_TEST
+
+/*
+ * A receiver dies having emptied a cell, while a live lane names the same
+ * slot (a receiver whose CAS lost to the dead one's, not yet moved on).
+ * Recovery must leave the slot for later rather than decide it, and must
+ * remember the dead receiver's window so that a later recovery does.
+ */
+START_TEST(test_recover_undecided_window_is_kept)
+{
+	struct shmslab_stats st;
+	struct lane *ours;
+	uint32_t x = UINT32_MAX;
+
+	create(8, 64, 8);
+	killed_at("recv_taken");
+	for (uint32_t e = 0; e < slab->g.max_procs && x == UINT32_MAX; e++)
+		for (uint32_t l = 0; l < LANES; l++) {
+			uint64_t w = atomic_load(&shmslab__proc_entry(slab, e)->lanes[l].window);
+
+			if (w >> 32 == LANE_RECV)
+				x = (uint32_t)w;
+		}
+	ck_assert_uint_ne(x, UINT32_MAX);
+	ours = shmslab__lane_enter(slab);
+	shmslab__lane_set(ours, LANE_RECV, x);
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(st_kind(slot_state(x)), KIND_QUEUED);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.dead_procs, 1);
+	shmslab__lane_set(ours, LANE_IDLE, 0);
+	shmslab__lane_leave(slab, ours);
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(st_kind(slot_state(x)), KIND_FREE);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.dead_procs, 0);
+	assert_queue_holds("recv_taken", "second");
+	assert_invariant();
+}
+END_TEST
+
+/*
+ * A ring that cannot be read (two cells name one slot) does not stop
+ * recovery: what a dead process held outside the queue still comes back.
+ */
+START_TEST(test_recover_despite_corrupt_ring)
+{
+	struct shmslab_stats st;
+	uint64_t saved[2];
+
+	create(8, 64, 8);
+	killed_at("free_marked");
+	for (int i = 0; i < 2; i++) {
+		saved[i] = atomic_load(&slab->queue->cells[i]);
+		atomic_store(&slab->queue->cells[i], (saved[0] & ~(uint64_t)UINT32_MAX) | 1);
+	}
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.dead_procs, 0);
+	for (int i = 0; i < 2; i++)
+		atomic_store(&slab->queue->cells[i], saved[i]);
+	assert_invariant();
+	assert_keeps_working();
+}
+END_TEST
+
 START_TEST(test_recover_full_table_of_dead)
 {
 	struct shmslab_stats st;
@@ -416,6 +592,10 @@ int main(void)
 	tcase_add_test(tc, test_recover_killed_reader_releases);
 	tcase_add_test(tc, test_recover_killed_writer_releases);
 	tcase_add_test(tc, test_recover_torn_for_live_owner);
+	tcase_add_test(tc, test_recover_dead_sender_spares_live_writer);
+	tcase_add_test(tc, test_recover_sleeper_does_not_hide_slot_0);
+	tcase_add_test(tc, test_recover_undecided_window_is_kept);
+	tcase_add_test(tc, test_recover_despite_corrupt_ring);
 	tcase_add_test(tc, test_recover_full_table_of_dead);
 	tcase_add_test(tc, test_recover_alloc_recovers_before_enospc);
 	tcase_add_test(tc, test_recover_pid_liveness);
