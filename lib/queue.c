@@ -109,6 +109,15 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 			}
 			continue;
 		}
+		/*
+		 * The cell is a lap behind, not yet emptied, or no queue's.  Behind
+		 * means full, but deq said otherwise: it moves past a ticket only
+		 * after emptying its cell, so a look at the cell after deq sees it
+		 * on our lap.  Still the same cell, with enq unmoved: damage.
+		 */
+		if (sa_load_acquire_u64(cell_of(s, t)) == c &&
+		    sa_load_acquire_u64(&s->queue->enq) == t)
+			return SHMSLAB_ECORRUPT;
 		shmslab__os_backoff(&round); /* a stale look: the cell has moved on */
 	}
 }

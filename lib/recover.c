@@ -354,14 +354,10 @@ static struct lane *idle_lane(struct shmslab *s, uint32_t e)
 	return NULL;
 }
 
-/*
- * Step 3 for one slot: the locks dead processes hold on it, then the slot
- * itself if a dead process owns it, keeps it or was freeing it.
- */
-static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
+/* Step 3, first, for one slot: the locks dead processes hold on it. */
+static void release_dead_locks(struct shmslab *s, struct recovery *r, uint32_t idx)
 {
 	struct slot_meta *m = slot_meta(s, idx);
-	struct lane *lane;
 	uint64_t st;
 
 	for (uint32_t w = 0; w < s->g.reader_words; w++) {
@@ -379,6 +375,15 @@ static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
 		shmslab__slot_release_proc(s, idx, st_writer(st) - 1);
 		r->got.locks++;
 	}
+}
+
+/* Step 3 for one slot: the slot, if a dead process owns it, keeps it or was freeing it. */
+static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	struct lane *lane;
+	uint64_t st;
+
 	for (;;) {
 		uint32_t kind, owner, gen;
 		uint64_t want;
@@ -427,9 +432,12 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 			return -ENOMEM;
 		err = recover_limbo(s, r);
 		free(r->mark);
-		if (err)
-			return err;
 	}
+	/* a dead process's locks go whatever else is damaged: they wedge waiters */
+	for (uint32_t i = 0; i < r->capacity; i++)
+		release_dead_locks(s, r, i);
+	if (err)
+		return err; /* its slots and entry wait for a recovery that can tell */
 	for (uint32_t i = 0; i < r->capacity; i++)
 		reclaim_slot(s, r, i);
 	for (uint32_t e = 0; e < s->g.max_procs; e++) {

@@ -35,6 +35,16 @@ static _Atomic uint32_t *state_futex(struct slot_meta *m)
 #endif
 }
 
+/*
+ * Whether a process-table entry in STATE can hold no lock: a process takes
+ * locks while LIVE, and they stay with its DEAD entry until recovery
+ * releases them.  Free, being claimed, or no state at all holds none.
+ */
+static bool holds_no_lock(uint32_t state)
+{
+	return state != PROC_LIVE && state != PROC_DEAD;
+}
+
 static bool st_readable(uint64_t st, uint32_t gen)
 {
 	uint32_t kind = st_kind(st);
@@ -48,7 +58,7 @@ static bool st_readable(uint64_t st, uint32_t gen)
  * outlasts a slice checks whether the writer is alive; if it died, recovery
  * takes its locks (its message is torn).  Not here, bit by bit: only recovery
  * may, since only recovery knows the entry is not being reused meanwhile.
- * SHMSLAB_ECORRUPT for a writer field that names no process-table entry.
+ * SHMSLAB_ECORRUPT for a writer field that names no entry, or one that holds no lock.
  */
 int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 {
@@ -65,8 +75,19 @@ int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 			return 0;
 		seen = want;
 	}
-	if (shmslab__os_futex_wait(state_futex(m), st_low(seen), WAIT_SLICE_MS) == -ETIMEDOUT &&
-	    writer != 0 && !shmslab__proc_alive(s, writer - 1))
+	if (shmslab__os_futex_wait(state_futex(m), st_low(seen), WAIT_SLICE_MS) != -ETIMEDOUT ||
+	    writer == 0)
+		return 0;
+	/*
+	 * A writer keeps its entry LIVE until it has let go, and only it (or
+	 * recovery, while the entry is DEAD) lets go; so a field that still names
+	 * the writer after its entry was seen in another state names nobody:
+	 * damage, and no one will ever clear it.
+	 */
+	if (holds_no_lock(shmslab__proc_state(s, writer - 1)) &&
+	    sa_load_acquire_u64(&m->state) == seen)
+		return SHMSLAB_ECORRUPT;
+	if (!shmslab__proc_alive(s, writer - 1))
 		shmslab__recover(s, NULL);
 	return 0;
 }
@@ -88,6 +109,40 @@ static void recover_dead_readers(struct shmslab *s, uint32_t idx)
 			}
 		}
 	}
+}
+
+/* Reader bits of word W that name no process-table entry. */
+static uint64_t beyond_table(const struct shmslab *s, uint32_t w)
+{
+	uint32_t first = w * 64;
+
+	if (first + 64 <= s->g.max_procs)
+		return 0;
+	return first >= s->g.max_procs ? UINT64_MAX : UINT64_MAX << (s->g.max_procs - first);
+}
+
+/*
+ * The reader bits of word W of IDX that no reader holding the lock can have
+ * set, once our writer field is in the state word.  A reader that sets its
+ * bit from then on sees the writer and backs out; one that was in before
+ * keeps its entry LIVE (or DEAD, for recovery), and if it is of this process
+ * keeps the count above 0, until its bit is clear.  So the bits of entries
+ * that hold no lock, and ours while no thread of ours reads, were left by
+ * damage: waiting for them would be waiting for ever.
+ */
+static uint64_t stray_readers(struct shmslab *s, uint32_t idx, uint32_t w)
+{
+	/* seq_cst, then acquire: a bit set by one of our threads is seen with its count */
+	uint64_t bits = sa_load_seq_cst_u64(&slot_meta(s, idx)->readers[w]), stray = 0;
+
+	for (bits &= ~beyond_table(s, w); bits != 0; bits &= bits - 1) {
+		uint32_t entry = w * 64 + (uint32_t)__builtin_ctzll(bits);
+
+		if (entry == s->self ? sa_load_acquire_u32(slot_rcount(s, idx)) == 0
+				     : holds_no_lock(shmslab__proc_state(s, entry)))
+			stray |= bits & -bits;
+	}
+	return stray;
 }
 
 /* A reader left: wake the writer if it sleeps on the drain word. */
@@ -201,15 +256,19 @@ void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
 	struct slot_meta *m = slot_meta(s, idx);
 
 	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		uint64_t ignored = beyond_table(s, w);
+
 		/* seq_cst: pairs with the reader's bit-set then state look */
-		while (sa_load_seq_cst_u64(&m->readers[w]) != 0) {
+		while ((sa_load_seq_cst_u64(&m->readers[w]) & ~ignored) != 0) {
 			/* announce the sleep, then look again, so a reader that left
 			 * in between either is seen gone or sees the announcement */
 			sa_exchange_seq_cst_u32(&m->drain, 1);
-			if (sa_load_seq_cst_u64(&m->readers[w]) == 0)
+			if ((sa_load_seq_cst_u64(&m->readers[w]) & ~ignored) == 0)
 				break;
-			if (shmslab__os_futex_wait(&m->drain, 1, WAIT_SLICE_MS) == -ETIMEDOUT)
+			if (shmslab__os_futex_wait(&m->drain, 1, WAIT_SLICE_MS) == -ETIMEDOUT) {
 				recover_dead_readers(s, idx);
+				ignored |= stray_readers(s, idx, w);
+			}
 		}
 	}
 	/* relaxed: nobody sleeps on the word now; this only spares readers a wake */

@@ -180,7 +180,7 @@ END_TEST
 START_TEST(test_queue_corrupt)
 {
 	shmslab_ref ref, got;
-	uint64_t deq, cell;
+	uint64_t deq, enq, cell, lap;
 
 	create(8, 8);
 	ref = message("kept");
@@ -192,6 +192,14 @@ START_TEST(test_queue_corrupt)
 	ck_assert_int_eq(shmslab_recv(slab, &got, 0), SHMSLAB_ECORRUPT);
 	ck_assert_int_eq(shmslab_recv(slab, &got, 50), SHMSLAB_ECORRUPT);
 	atomic_store(&slab->queue->cells[deq & (slab->g.queue_ring - 1)], cell);
+	/* the cell at enq a lap behind and full, while deq says there is room */
+	enq = atomic_load(&slab->queue->enq);
+	cell = atomic_load(&slab->queue->cells[enq & (slab->g.queue_ring - 1)]);
+	lap = (enq >> slab->g.queue_shift) & CELL_LAP_MASK;
+	atomic_store(&slab->queue->cells[enq & (slab->g.queue_ring - 1)],
+		     ((uint64_t)((lap - 1) & CELL_LAP_MASK) << 32) | 1);
+	ck_assert_int_eq(shmslab_send(slab, ref), SHMSLAB_ECORRUPT);
+	atomic_store(&slab->queue->cells[enq & (slab->g.queue_ring - 1)], cell);
 	/* deq far past enq */
 	atomic_store(&slab->queue->deq, atomic_load(&slab->queue->enq) + 1000);
 	ck_assert_int_eq(shmslab_send(slab, ref), SHMSLAB_ECORRUPT);

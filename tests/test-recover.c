@@ -208,11 +208,19 @@ START_TEST(test_recover_nothing_dead)
 }
 END_TEST
 
-/* A helper holds a view of REF until killed; someone else then needs the write lock. */
-static void killed_holder_does_not_block(const char *hold)
+/*
+ * A helper holds a view of REF until killed; someone else then needs the
+ * write lock.  With BAD_LIST, the helper also died in a pop window, and a
+ * free list has a link that cannot be followed: every recovery finds the
+ * lists unreadable, so it cannot tell which slots the helper lost.
+ */
+static void killed_holder_does_not_block(const char *hold, bool bad_list)
 {
 	char refstr[32], held[8] = "";
 	const char *args[] = { hold, name, refstr, NULL };
+	uint32_t shard = 0, top = 0, link0 = 0;
+	struct lane *dead_lane = NULL;
+	struct shmslab_stats st;
 	struct shmslab_view v;
 	shmslab_ref ref;
 	uint64_t t0;
@@ -232,6 +240,19 @@ static void killed_holder_does_not_block(const char *hold)
 	ck_assert(WIFSIGNALED(status));
 	close(in);
 	close(out);
+	if (bad_list) {
+		uint64_t bits = atomic_load(&slot_meta(slab, ref_index(ref))->readers[0]);
+
+		ck_assert_uint_ne(bits, 0);
+		dead_lane = &shmslab__proc_entry(slab, (uint32_t)__builtin_ctzll(bits))->lanes[0];
+		shmslab__lane_set(dead_lane, LANE_POP, ref_index(ref));
+		top = shmslab__freelist_nil(slab);
+		while (top == shmslab__freelist_nil(slab))
+			top = (uint32_t)(atomic_load(&slab->shards[shard++].head) &
+					 slab->g.idx_mask);
+		link0 = atomic_load(&slot_meta(slab, top)->next);
+		atomic_store(&slot_meta(slab, top)->next, slab->g.slot_count + 1);
+	}
 	t0 = test_now_ms();
 	ck_assert_int_eq(shmslab_write_begin(slab, ref, &v), 0);
 	ck_assert_msg(test_now_ms() - t0 < 2000, "took %llu ms",
@@ -239,6 +260,15 @@ static void killed_holder_does_not_block(const char *hold)
 	memcpy(v.data, "after", 5);
 	v.len = 5;
 	ck_assert_int_eq(shmslab_write_end(slab, &v), 0);
+	if (bad_list) {
+		/* the locks came back, the entry did not */
+		ck_assert_int_eq(shmslab_recover(slab), SHMSLAB_ECORRUPT);
+		ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+		ck_assert_uint_eq(st.dead_procs, 1);
+		atomic_store(&slot_meta(slab, top)->next, link0);
+		shmslab__lane_set(dead_lane, LANE_IDLE, 0);
+		ck_assert_int_eq(shmslab_recover(slab), 1);
+	}
 	ck_assert_int_eq(shmslab_free(slab, ref), 0);
 	/* the wait found the holder dead and recovered all it held */
 	ck_assert_int_eq(shmslab_recover(slab), 0);
@@ -247,13 +277,19 @@ static void killed_holder_does_not_block(const char *hold)
 
 START_TEST(test_recover_killed_reader_releases)
 {
-	killed_holder_does_not_block("hold-read");
+	killed_holder_does_not_block("hold-read", false);
 }
 END_TEST
 
 START_TEST(test_recover_killed_writer_releases)
 {
-	killed_holder_does_not_block("hold-write");
+	killed_holder_does_not_block("hold-write", false);
+}
+END_TEST
+
+START_TEST(test_recover_killed_reader_releases_despite_bad_list)
+{
+	killed_holder_does_not_block("hold-read", true);
 }
 END_TEST
 
@@ -591,6 +627,7 @@ int main(void)
 	tcase_add_test(tc, test_recover_nothing_dead);
 	tcase_add_test(tc, test_recover_killed_reader_releases);
 	tcase_add_test(tc, test_recover_killed_writer_releases);
+	tcase_add_test(tc, test_recover_killed_reader_releases_despite_bad_list);
 	tcase_add_test(tc, test_recover_torn_for_live_owner);
 	tcase_add_test(tc, test_recover_dead_sender_spares_live_writer);
 	tcase_add_test(tc, test_recover_sleeper_does_not_hide_slot_0);

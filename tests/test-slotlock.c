@@ -306,6 +306,114 @@ START_TEST(test_slotlock_abandoned_write_is_torn)
 }
 END_TEST
 
+/* An entry of h1's table that no handle holds. */
+static uint32_t unattached_entry(void)
+{
+	uint32_t e = 0;
+
+	while (e == entry_of(h1) || e == entry_of(h2))
+		e++;
+	ck_assert_uint_eq(shmslab__proc_state(h1, e), PROC_FREE);
+	return e;
+}
+
+/*
+ * Reader bits that no reader holding the lock can have set, left by damage:
+ * of a free entry, and of the writer's own process while it reads nothing.
+ * The writer gets in after a slice of waiting rather than waiting for ever.
+ */
+START_TEST(test_slotlock_stray_reader_bits)
+{
+	struct slot_meta *m = slot_meta(h1, (uint32_t)ref);
+	uint64_t strays[] = { UINT64_C(1) << unattached_entry(), UINT64_C(1) << entry_of(h1) };
+	struct shmslab_view w;
+
+	for (size_t i = 0; i < sizeof(strays) / sizeof(strays[0]); i++) {
+		uint64_t t0 = test_now_ms();
+
+		atomic_store(&m->readers[0], strays[i]);
+		ck_assert_int_eq(shmslab_write_begin(h1, ref, &w), 0);
+		ck_assert_uint_lt(test_now_ms() - t0, 5000);
+		ck_assert_int_eq(shmslab_write_end(h1, &w), 0);
+		atomic_store(&m->readers[0], 0);
+	}
+}
+END_TEST
+
+/* An entry whose state is none that the table uses holds no lock either. */
+START_TEST(test_slotlock_reader_bit_of_entry_in_no_state)
+{
+	struct slot_meta *m = slot_meta(h1, (uint32_t)ref);
+	_Atomic uint64_t *state = &shmslab__proc_entry(h1, entry_of(h2))->state;
+	uint64_t live = atomic_load(state);
+	struct shmslab_view w;
+
+	atomic_store(state, live | 0x200000);
+	atomic_store(&m->readers[0], UINT64_C(1) << entry_of(h2));
+	ck_assert_int_eq(shmslab_write_begin(h1, ref, &w), 0);
+	ck_assert_int_eq(shmslab_write_end(h1, &w), 0);
+	atomic_store(&m->readers[0], 0);
+	atomic_store(state, live);
+}
+END_TEST
+
+/* A live entry's bit cannot be told from a reader's: the writer waits. */
+START_TEST(test_slotlock_live_reader_bit_is_waited_for)
+{
+	struct slot_meta *m = slot_meta(h1, (uint32_t)ref);
+	struct op op;
+	pthread_t t;
+
+	atomic_store(&m->readers[0], UINT64_C(1) << entry_of(h2));
+	op_start(&op, &t, OP_WRITE_BEGIN, h1);
+	ck_assert(!op_wait_done(&op, 400));
+	atomic_store(&m->readers[0], 0);
+	ck_assert(op_wait_done(&op, 5000));
+	ck_assert_int_eq(op.result, 0);
+	ck_assert_int_eq(shmslab_write_end(h1, &op.view), 0);
+	pthread_join(t, NULL);
+}
+END_TEST
+
+/* Reader bits beyond the process table name nobody. */
+START_TEST(test_slotlock_reader_bits_beyond_table)
+{
+	struct shmslab_config cfg;
+	struct shmslab *small;
+	struct shmslab_view w;
+	char other[TEST_NAME_MAX];
+	shmslab_ref r;
+
+	test_name(other);
+	shmslab_config_init(&cfg);
+	cfg.slot_count = 4;
+	cfg.slot_size = 64;
+	cfg.max_procs = 4;
+	ck_assert_int_eq(shmslab_create(other, &cfg, &small), 0);
+	ck_assert_int_eq(shmslab_alloc(small, &r), 0);
+	atomic_store(&slot_meta(small, (uint32_t)r)->readers[0], ~UINT64_C(0) << 4);
+	ck_assert_int_eq(shmslab_write_begin(small, r, &w), 0);
+	ck_assert_int_eq(shmslab_write_end(small, &w), 0);
+	ck_assert_int_eq(shmslab_free(small, r), 0);
+	ck_assert_int_eq(shmslab_close(small), 0);
+	ck_assert_int_eq(shmslab_unlink(other), 0);
+}
+END_TEST
+
+/* A writer field naming a free entry: no writer keeps it, so no one clears it. */
+START_TEST(test_slotlock_writer_field_of_free_entry)
+{
+	struct slot_meta *m = slot_meta(h1, (uint32_t)ref);
+	uint64_t st = atomic_load(&m->state);
+	char buf[16];
+
+	atomic_store(&m->state, st | (unattached_entry() + 1));
+	ck_assert_int_eq(shmslab_read(h2, ref, buf, sizeof(buf)), SHMSLAB_ECORRUPT);
+	atomic_store(&m->state, st);
+	ck_assert_int_eq(shmslab_read(h2, ref, buf, sizeof(buf)), 5);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("slotlock");
@@ -322,6 +430,11 @@ int main(void)
 	tcase_add_test(tc, test_slotlock_nested_read_with_writer_waiting);
 	tcase_add_test(tc, test_slotlock_free_waits_for_reader);
 	tcase_add_test(tc, test_slotlock_abandoned_write_is_torn);
+	tcase_add_test(tc, test_slotlock_stray_reader_bits);
+	tcase_add_test(tc, test_slotlock_reader_bit_of_entry_in_no_state);
+	tcase_add_test(tc, test_slotlock_live_reader_bit_is_waited_for);
+	tcase_add_test(tc, test_slotlock_reader_bits_beyond_table);
+	tcase_add_test(tc, test_slotlock_writer_field_of_free_entry);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }
