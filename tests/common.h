@@ -43,4 +43,11 @@ uint64_t test_now_ms(void);
  */
 int test_asleep_samples(pid_t tid);
 
+/*
+ * Samples a thread blocked in the kernel is asleep in, at least: one that
+ * spins is seen running in nearly all, while a sleeper woken once a slice
+ * may wait a few samples for a CPU on a busy machine.
+ */
+#define TEST_ASLEEP_MIN 12
+
 #endif /* SHMSLAB_TEST_COMMON_H */

@@ -98,7 +98,8 @@ static void assert_blocked(struct op *op)
 
 	ck_assert(!op_wait_done(op, 200));
 	asleep = test_asleep_samples(atomic_load(&op->tid));
-	ck_assert_msg(asleep >= 18, "blocked thread was asleep in %d of 20 samples", asleep);
+	ck_assert_msg(asleep >= TEST_ASLEEP_MIN, "blocked thread was asleep in %d of 20 samples",
+		      asleep);
 }
 
 static uint32_t entry_of(struct shmslab *slab)
