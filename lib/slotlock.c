@@ -123,12 +123,12 @@ static uint64_t beyond_table(const struct shmslab *s, uint32_t w)
 
 /*
  * The reader bits of word W of IDX that no reader holding the lock can have
- * set, once our writer field is in the state word.  A reader that sets its
- * bit from then on sees the writer and backs out; one that was in before
- * keeps its entry LIVE (or DEAD, for recovery), and if it is of this process
- * keeps the count above 0, until its bit is clear.  So the bits of entries
- * that hold no lock, and ours while no thread of ours reads, were left by
- * damage: waiting for them would be waiting for ever.
+ * set, once the state word keeps readers out (our writer field, or FREEING).
+ * A reader that sets its bit from then on sees that and backs out; one that
+ * was in before keeps its entry LIVE (or DEAD, for recovery), and if it is of
+ * this process keeps the count above 0, until its bit is clear.  So the bits
+ * of entries that hold no lock, and ours while no thread of ours reads, were
+ * left by damage: waiting for them would be waiting for ever.
  */
 static uint64_t stray_readers(struct shmslab *s, uint32_t idx, uint32_t w)
 {
