@@ -423,6 +423,7 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 
 	if (err && err != -ERANGE)
 		return err;
+	err = 0; /* -ERANGE: recovery looks at the capacity already mapped */
 	r->capacity = sa_load_acquire_u32(&s->capacity_known);
 	if (!mark_dead(s, r) && !limbo_possible(s, r))
 		return 0; /* the common case, cheap: one look at each entry and list */

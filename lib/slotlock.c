@@ -53,6 +53,26 @@ static bool st_readable(uint64_t st, uint32_t gen)
 }
 
 /*
+ * Whether the writer field of SEEN, still in M's state word, was left by
+ * damage.  A writer keeps its entry LIVE until it has let go, and only it
+ * (or recovery, while the entry is DEAD) lets go; so a field that still
+ * names the writer after its entry was seen in another state names nobody,
+ * and no one will ever clear it.  Unless the entry was claimed again in
+ * between and its new process locked the slot the same way: every claim
+ * moves the incarnation on, so the entry's word, unchanged around our look
+ * at the slot, says it was not.
+ */
+static bool writer_names_nobody(struct shmslab *s, struct slot_meta *m, uint64_t seen)
+{
+	_Atomic uint64_t *entry = &shmslab__proc_entry(s, st_writer(seen) - 1)->state;
+	/* acquire: a writer field cleared before its entry's release is seen cleared */
+	uint64_t before = sa_load_acquire_u64(entry);
+
+	return holds_no_lock(pe_state(before)) && sa_load_acquire_u64(&m->state) == seen &&
+	       sa_load_acquire_u64(entry) == before;
+}
+
+/*
  * Sleep until the state word moves on from SEEN, whose writer field is set.
  * Sets the waiters bit first so the writer knows to wake us.  A wait that
  * outlasts a slice checks whether the writer is alive; if it died, recovery
@@ -78,14 +98,7 @@ int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 	if (shmslab__os_futex_wait(state_futex(m), st_low(seen), WAIT_SLICE_MS) != -ETIMEDOUT ||
 	    writer == 0)
 		return 0;
-	/*
-	 * A writer keeps its entry LIVE until it has let go, and only it (or
-	 * recovery, while the entry is DEAD) lets go; so a field that still names
-	 * the writer after its entry was seen in another state names nobody:
-	 * damage, and no one will ever clear it.
-	 */
-	if (holds_no_lock(shmslab__proc_state(s, writer - 1)) &&
-	    sa_load_acquire_u64(&m->state) == seen)
+	if (writer_names_nobody(s, m, seen))
 		return SHMSLAB_ECORRUPT;
 	if (!shmslab__proc_alive(s, writer - 1))
 		shmslab__recover(s, NULL);
