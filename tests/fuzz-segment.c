@@ -24,9 +24,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "internal.h"
 
 #define HANG_SECONDS 10 /* a child that takes this long waits for ever */
@@ -51,14 +51,6 @@ static uint64_t next(void)
 	rng ^= rng << 25;
 	rng ^= rng >> 27;
 	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void die(const char *what, int err)
@@ -307,8 +299,8 @@ int main(int argc, char **argv)
 	status = run(0);
 	printf("%s 1 - undamaged, every call works (status %#x)\n",
 	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "not ok", status);
-	deadline = now_ms() + seconds * 1000;
-	while (now_ms() < deadline && failed_status == 0) {
+	deadline = test_now_ms() + seconds * 1000;
+	while (test_now_ms() < deadline && failed_status == 0) {
 		runs++;
 		status = run(runs);
 		if (WIFSIGNALED(status)) {

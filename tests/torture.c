@@ -22,9 +22,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "invariant.h"
 #include "shmslab.h"
 
@@ -42,14 +42,6 @@ static char name[64], board[80], program[4096];
 static struct worker workers[WORKERS_MAX];
 static unsigned nworkers, seed;
 static uint64_t progress, kills, failures;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void start(struct worker *w)
 {
@@ -95,14 +87,14 @@ static void stop(struct worker *w)
 static uint64_t drain(unsigned ms)
 {
 	struct pollfd pfd[WORKERS_MAX];
-	uint64_t got = 0, end = now_ms() + ms;
+	uint64_t got = 0, end = test_now_ms() + ms;
 	char buf[4096];
 
 	for (unsigned i = 0; i < nworkers; i++) {
 		pfd[i].fd = workers[i].out;
 		pfd[i].events = POLLIN;
 	}
-	for (uint64_t t = now_ms(); t < end; t = now_ms()) {
+	for (uint64_t t = test_now_ms(); t < end; t = test_now_ms()) {
 		if (poll(pfd, nworkers, (int)(end - t)) <= 0)
 			continue;
 		for (unsigned i = 0; i < nworkers; i++) {
@@ -169,15 +161,15 @@ int main(int argc, char **argv)
 	printf("1..4\n");
 	for (unsigned i = 0; i < nworkers; i++)
 		start(&workers[i]);
-	end = now_ms() + seconds * 1000ull;
-	quiet_since = now_ms();
-	while (now_ms() < end) {
+	end = test_now_ms() + seconds * 1000ull;
+	quiet_since = test_now_ms();
+	while (test_now_ms() < end) {
 		struct worker *victim = &workers[(unsigned)rand() % nworkers];
 
 		if (drain(5 + (unsigned)rand() % 60) > 0)
-			quiet_since = now_ms();
-		if (now_ms() - quiet_since > longest_quiet)
-			longest_quiet = now_ms() - quiet_since;
+			quiet_since = test_now_ms();
+		if (test_now_ms() - quiet_since > longest_quiet)
+			longest_quiet = test_now_ms() - quiet_since;
 		if (longest_quiet > STUCK_MS)
 			break;
 		stop(victim);
