@@ -201,6 +201,9 @@ void shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint
 	struct slot_meta *m = slot_meta(s, idx);
 
 	sa_store_relaxed_u32(&m->len, 0);
+	/* relaxed: a freer that died draining, or a writer taken away, may have
+	 * left it set; nobody drains a slot on its way to a list */
+	sa_store_relaxed_u32(&m->drain, 0);
 	shmslab__lane_set(lane, LANE_FREE, idx);
 	KILLPOINT(free_journaled);
 	/* release: pairs with the acquire of whoever pops it */

@@ -111,7 +111,6 @@ int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
 		return err;
 	for (;;) {
 		struct lane *lane = shmslab__lane_enter(slab);
-		bool own_lane = lane != &slab->me->lanes[SHARED_LANE];
 		uint32_t idx;
 		int64_t left = -1;
 
@@ -133,8 +132,6 @@ int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
 			if (left <= 0)
 				return -ETIMEDOUT;
 		}
-		/* a thread on the shared lane sleeps without it: others need it meanwhile */
-		shmslab__queue_wait(slab, own_lane ? lane : NULL,
-				    left > INT32_MAX ? INT32_MAX : (int)left);
+		shmslab__queue_wait(slab, left > INT32_MAX ? INT32_MAX : (int)left);
 	}
 }

@@ -20,7 +20,7 @@
 #include "shmslab.h"
 
 #define CACHE_LINE     64
-#define LAYOUT_VERSION 3u
+#define LAYOUT_VERSION 4u
 #define INIT_READY     0x52454459u /* "REDY": stored last, with release, by the creator */
 #define MAX_PAGES      32u	   /* page p holds first_page_slots << p slots */
 #define LANES	       16u	   /* journal lanes per process: one per thread, the last shared */
@@ -69,19 +69,20 @@ struct seg_header {
 	uint64_t queue_off;
 	uint32_t queue_ring; /* cells in the queue: queue_depth rounded up to a power of two */
 	uint32_t reserved;
-	uint8_t pad[48];
+	uint64_t sleepers_off;
+	uint8_t pad[40];
 };
 _Static_assert(sizeof(struct seg_header) == 192, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, init_state) == 16, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, payload_stride) == 64, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, queue_off) == 128, "seg_header layout");
+_Static_assert(offsetof(struct seg_header, sleepers_off) == 144, "seg_header layout");
 
 #define SEG_CONTROL_OFF 192u
 /* Mutable segment-wide words, each hot one alone on its cache line. */
 struct seg_control {
-	_Atomic uint32_t capacity;   /* slots in use now: grows, never shrinks */
-	_Atomic uint32_t recoveries; /* recoveries that reclaimed something, for diagnostics */
-	uint8_t pad[CACHE_LINE - 8];
+	_Atomic uint32_t capacity; /* slots in use now: grows, never shrinks */
+	uint8_t pad[CACHE_LINE - 4];
 };
 _Static_assert(sizeof(struct seg_control) == CACHE_LINE, "seg_control layout");
 #define SEG_SHARDS_OFF (SEG_CONTROL_OFF + CACHE_LINE)
@@ -111,7 +112,6 @@ enum lane_op {
 	LANE_GROW = 3, /* slot = the first of the slots this thread is adding */
 	LANE_SEND = 4, /* slot = the slot this thread is handing to the queue */
 	LANE_RECV = 5, /* slot = the slot this thread is taking from the queue */
-	LANE_WAIT = 6, /* this thread sleeps for the queue, counted in its sleepers */
 };
 struct lane {
 	_Atomic uint64_t window; /* (op << 32) | slot */
@@ -168,6 +168,11 @@ _Static_assert(sizeof(struct proc_entry) == CACHE_LINE * (1 + LANES), "proc_entr
  * or 0 when empty).  A sender claims and fills a cell with one CAS; a
  * receiver empties it for the next lap with one CAS.  enq and deq only say
  * where to look; anyone who finds the cell there already done moves them on.
+ *
+ * Who sleeps on signal is a bitmap of process-table entries at sleepers_off
+ * (reader_words words, alone on their cache lines): an entry's bit is set
+ * while any thread of its process sleeps for the queue, so the mark a dead
+ * process leaves is exactly its own bit, which recovery clears.
  */
 #define CELL_BLOCKED  (UINT64_C(1) << 63) /* a recoverer holds the cell */
 #define CELL_LAP_MASK 0x7fffffffu
@@ -176,9 +181,8 @@ struct queue_control {
 	uint8_t pad0[CACHE_LINE - 8];
 	_Atomic uint64_t deq; /* next ticket to empty */
 	uint8_t pad1[CACHE_LINE - 8];
-	_Atomic uint32_t sleepers; /* receivers asleep on signal, or about to be */
-	_Atomic uint32_t signal;   /* futex: bumped by a sender that finds sleepers */
-	uint8_t pad2[CACHE_LINE - 8];
+	_Atomic uint32_t signal; /* futex: bumped by a sender that finds a sleeper's bit */
+	uint8_t pad2[CACHE_LINE - 4];
 	_Atomic uint64_t cells[];
 };
 _Static_assert(sizeof(struct queue_control) == 3 * CACHE_LINE, "queue_control layout");
@@ -266,7 +270,7 @@ struct geometry {
 	uint32_t payload_stride, meta_size;
 	uint32_t first_page_slots, first_page_shift, page_count;
 	uint32_t idx_bits, reader_words, lanes, proc_entry_size;
-	uint64_t shards_off, procs_off, queue_off, data_off, max_size;
+	uint64_t shards_off, procs_off, sleepers_off, queue_off, data_off, max_size;
 	uint32_t queue_ring, queue_shift;
 	uint64_t idx_mask;		     /* low idx_bits bits of a head */
 	uint32_t page_slots[MAX_PAGES];	     /* slots in page p */
@@ -314,7 +318,9 @@ struct shmslab {
 	struct seg_control *control;
 	struct shard *shards;
 	struct queue_control *queue;
+	_Atomic uint64_t *sleepers; /* reader_words words: entries with a thread asleep on the queue */
 	struct proc_entry *me;
+	_Atomic uint32_t sleeping; /* threads of ours asleep on the queue; SLEEP_BUSY while moving 0 <-> 1 */
 	_Atomic uint32_t capacity_known; /* slots this process has validated and mapped */
 	struct page_map pages[MAX_PAGES];
 	pthread_mutex_t map_lock;     /* serialises mapping a page */
@@ -396,6 +402,7 @@ static inline uint32_t page_start(const struct geometry *g, uint32_t p)
 
 /* map.c */
 int shmslab__map_control(struct shmslab *s, bool writable);
+void shmslab__map_regions(struct shmslab *s, uint8_t *ctl);
 int shmslab__map_refresh(struct shmslab *s, uint32_t want);
 int shmslab__map_prepare(struct shmslab *s, uint32_t cap);
 void shmslab__map_release(struct shmslab *s);
@@ -484,7 +491,8 @@ void shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint
 int shmslab__queue_put(struct shmslab *s, uint32_t idx);
 int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx);
 void shmslab__queue_wake(struct shmslab *s);
-void shmslab__queue_wait(struct shmslab *s, struct lane *lane, int ms);
+void shmslab__queue_wait(struct shmslab *s, int ms);
+void shmslab__queue_release_sleepers(struct shmslab *s, const uint64_t *entries);
 void shmslab__queue_block(struct shmslab *s);
 void shmslab__queue_unblock(struct shmslab *s);
 bool shmslab__queue_is_blocked(const struct shmslab *s);

@@ -41,7 +41,8 @@
 	X(send_journaled)	/* lane names the slot, still OWNED */               \
 	X(send_queued)		/* slot QUEUED, in no cell yet */                    \
 	X(send_published)	/* a cell holds the slot, enq not moved on */        \
-	X(recv_waiting)		/* counted among the sleepers */                     \
+	X(recv_waiting)		/* our sleeper bit set, not yet asleep */            \
+	X(recv_woken)		/* woken, sleeper bit still set */                   \
 	X(recv_journaled)	/* lane names the slot, its cell still holds it */   \
 	X(recv_taken)		/* cell emptied, slot still QUEUED */                \
 	X(recv_owned)		/* slot OWNED by the receiver, lane not yet idle */  \

@@ -52,7 +52,6 @@ uint32_t shmslab__fingerprint(void)
 		ST_WAITERS,
 		ST_TORN,
 		KIND_CACHED,
-		offsetof(struct seg_control, recoveries),
 		offsetof(struct shard, saved_top),
 		offsetof(struct lane, cached),
 		offsetof(struct proc_entry, pid),
@@ -62,8 +61,9 @@ uint32_t shmslab__fingerprint(void)
 		PROC_CLAIMING_BY_PID,
 		LIVENESS_PID,
 		LANE_GROW,
-		LANE_WAIT,
+		LANE_RECV,
 		sizeof(struct queue_control),
+		offsetof(struct seg_header, sleepers_off),
 		CELL_BLOCKED,
 	};
 	uint32_t h = 2166136261u;
@@ -130,7 +130,8 @@ int shmslab__geometry_init(struct geometry *g, const struct shmslab_config *cfg,
 	g->proc_entry_size = sizeof(struct proc_entry);
 	g->shards_off = SEG_SHARDS_OFF;
 	g->procs_off = g->shards_off + (uint64_t)g->shards * sizeof(struct shard);
-	g->queue_off = g->procs_off + (uint64_t)g->max_procs * sizeof(struct proc_entry);
+	g->sleepers_off = g->procs_off + (uint64_t)g->max_procs * sizeof(struct proc_entry);
+	g->queue_off = g->sleepers_off + align_up(8u * g->reader_words, CACHE_LINE);
 	g->queue_shift = 0;
 	while ((UINT64_C(1) << g->queue_shift) < g->queue_depth)
 		g->queue_shift++;
@@ -209,6 +210,7 @@ void shmslab__header_fill(struct seg_header *h, const struct geometry *g, uint32
 	h->max_size = g->max_size;
 	h->queue_off = g->queue_off;
 	h->queue_ring = g->queue_ring;
+	h->sleepers_off = g->sleepers_off;
 }
 
 /*
@@ -250,7 +252,8 @@ int shmslab__header_check(const struct seg_header *h, uint64_t file_size, uint32
 	    h->lanes != g->lanes || h->proc_entry_size != g->proc_entry_size ||
 	    h->shards_off != g->shards_off || h->procs_off != g->procs_off ||
 	    h->data_off != g->data_off || h->max_size != g->max_size ||
-	    h->queue_off != g->queue_off || h->queue_ring != g->queue_ring)
+	    h->queue_off != g->queue_off || h->queue_ring != g->queue_ring ||
+	    h->sleepers_off != g->sleepers_off)
 		return SHMSLAB_ECORRUPT;
 	if (file_size < shmslab__capacity_bytes(g, g->slot_count))
 		return SHMSLAB_ECORRUPT;

@@ -35,12 +35,19 @@ int shmslab__map_control(struct shmslab *s, bool writable)
 	err = shmslab__os_map(s->fd, 0, s->g.data_off, writable, &p);
 	if (err)
 		return err;
-	s->ctl = p;
-	s->hdr = p;
-	s->control = (struct seg_control *)(s->ctl + SEG_CONTROL_OFF);
-	s->shards = (struct shard *)(s->ctl + s->g.shards_off);
-	s->queue = (struct queue_control *)(s->ctl + s->g.queue_off);
+	shmslab__map_regions(s, p);
 	return shmslab__map_refresh(s, 0);
+}
+
+/* Point the handle at the regions of CTL, the control region mapped per S->g. */
+void shmslab__map_regions(struct shmslab *s, uint8_t *ctl)
+{
+	s->ctl = ctl;
+	s->hdr = (struct seg_header *)ctl;
+	s->control = (struct seg_control *)(ctl + SEG_CONTROL_OFF);
+	s->shards = (struct shard *)(ctl + s->g.shards_off);
+	s->sleepers = (_Atomic uint64_t *)(ctl + s->g.sleepers_off);
+	s->queue = (struct queue_control *)(ctl + s->g.queue_off);
 }
 
 /* Map page P; published to other threads by the caller's release of capacity_known. */

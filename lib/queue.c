@@ -11,8 +11,11 @@
  * sender are taken in the order it sends, and cells are emptied in ticket
  * order, so the queue is FIFO for each producer.
  *
- * Receivers sleep on a futex word that senders bump only when the sleepers
- * count says someone sleeps: a send with nobody waiting makes no system call.
+ * Receivers sleep on a futex word that senders bump only when a bit of the
+ * sleepers bitmap says someone sleeps: a send with nobody waiting makes no
+ * system call.  The bit is the process's, set by the thread that moves the
+ * process's count of sleeping threads from 0 and cleared by the one that
+ * moves it back, so what a dead process leaves is exactly its own bit.
  */
 #include "config.h"
 
@@ -22,6 +25,7 @@
 
 #define QUEUE_SLICE_MS 100  /* a sleeping receiver looks again this often */
 #define QUEUE_SPIN     2000 /* a receiver looks this many times before it sleeps */
+#define SLEEP_BUSY     UINT32_MAX /* a thread is moving the process's sleeper count 0 <-> 1 */
 
 static uint64_t cell_make(uint64_t lap, uint32_t content)
 {
@@ -181,16 +185,21 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 /* A sender filled a cell: wake the receivers, if any sleeps. */
 void shmslab__queue_wake(struct shmslab *s)
 {
-	/* seq_cst: pairs with the receiver's count then look (queue_wait) */
-	if (sa_load_seq_cst_u32(&s->queue->sleepers) != 0) {
-		sa_fetch_add_relaxed_u32(&s->queue->signal, 1);
-		shmslab__os_futex_wake(&s->queue->signal);
+	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		/* seq_cst: pairs with the receiver's bit-set then look (queue_wait) */
+		if (sa_load_seq_cst_u64(&s->sleepers[w]) != 0) {
+			/* relaxed: the futex call orders the bump before its wake */
+			sa_fetch_add_relaxed_u32(&s->queue->signal, 1);
+			shmslab__os_futex_wake(&s->queue->signal);
+			return;
+		}
 	}
 }
 
 /* Whether the cell at deq holds something (or needs a look). */
 static bool queue_ready(struct shmslab *s)
 {
+	/* seq_cst: the look after our bit is set, in the wake handshake */
 	uint64_t t = sa_load_seq_cst_u64(&s->queue->deq);
 	uint64_t c = sa_load_seq_cst_u64(cell_of(s, t));
 
@@ -198,13 +207,57 @@ static bool queue_ready(struct shmslab *s)
 }
 
 /*
- * Sleep until a sender may have filled a cell, at most MS milliseconds (and
- * at most a slice, after which the caller looks again anyway).  LANE, if
- * the thread has one of its own, says we are counted among the sleepers, so
- * that recovery can take a dead receiver's count back; a count lost anyway
- * only costs senders a needless wake.
+ * Count this thread in (IN) or out of the process's sleepers on the queue.
+ * The thread that moves the count from 0 sets the process's bit, the one
+ * that moves it back to 0 clears it; meanwhile the count reads SLEEP_BUSY,
+ * so no other thread of ours sees the count and the bit disagree.
  */
-void shmslab__queue_wait(struct shmslab *s, struct lane *lane, int ms)
+static void sleeper_count(struct shmslab *s, bool in)
+{
+	_Atomic uint64_t *word = &s->sleepers[s->self / 64];
+	uint64_t bit = UINT64_C(1) << (s->self % 64);
+	uint32_t edge = in ? 0 : 1; /* the count at which the bit changes */
+	unsigned round = 0;
+
+	for (;;) {
+		/* acquire: a count above 0 comes with the bit its first thread set */
+		uint32_t c = sa_load_acquire_u32(&s->sleeping);
+
+		if (c == SLEEP_BUSY) {
+			shmslab__os_backoff(&round);
+			continue;
+		}
+		if (c != edge) {
+			/*
+			 * The bit stays as it is.  Joining, our look at the queue comes
+			 * after it was set: this CAS reads the first thread's release
+			 * store, made after the bit.  acq_rel; a failure looks again.
+			 */
+			if (sa_cas_acq_rel_u32(&s->sleeping, &c, in ? c + 1 : c - 1))
+				return;
+			continue;
+		}
+		/* acq_rel: we own the move across the edge; a failure looks again */
+		if (!sa_cas_acq_rel_u32(&s->sleeping, &c, SLEEP_BUSY))
+			continue;
+		if (in)
+			/* seq_cst, set then look: pairs with the sender's fill then look */
+			sa_fetch_or_seq_cst_u64(word, bit);
+		else
+			/* release, then the count's: a thread of ours counting from 0 next
+			 * sets it after this; a sender still seeing it only wakes nobody */
+			sa_fetch_and_release_u64(word, ~bit);
+		/* release: the bit is as the count says before another thread reads it */
+		sa_store_release_u32(&s->sleeping, in ? 1 : 0);
+		return;
+	}
+}
+
+/*
+ * Sleep until a sender may have filled a cell, at most MS milliseconds (and
+ * at most a slice, after which the caller looks again anyway).
+ */
+void shmslab__queue_wait(struct shmslab *s, int ms)
 {
 	uint32_t seen;
 
@@ -217,18 +270,34 @@ void shmslab__queue_wait(struct shmslab *s, struct lane *lane, int ms)
 			return;
 		sa_cpu_relax();
 	}
-	/* seq_cst: counted before we look, so a sender that fills after our look
-	 * sees the count and wakes us */
-	sa_fetch_add_seq_cst_u32(&s->queue->sleepers, 1);
-	if (lane != NULL)
-		shmslab__lane_set(lane, LANE_WAIT, 0);
+	sleeper_count(s, true);
 	KILLPOINT(recv_waiting);
+	/* seq_cst: read after our bit is set, so a bump after it changes the word */
 	seen = sa_load_seq_cst_u32(&s->queue->signal);
 	if (!queue_ready(s))
 		shmslab__os_futex_wait(&s->queue->signal, seen, ms);
-	if (lane != NULL)
-		shmslab__lane_set(lane, LANE_IDLE, 0);
-	sa_fetch_sub_relaxed_u32(&s->queue->sleepers, 1);
+	KILLPOINT(recv_woken);
+	sleeper_count(s, false);
+}
+
+/*
+ * For recovery: clear the sleeper bits of ENTRIES (a bit per process-table
+ * entry: processes that died), and any bit beyond the table, which names no
+ * process, so that senders stop waking nobody.  Nobody else sets or clears
+ * the bit of a dead entry.
+ */
+void shmslab__queue_release_sleepers(struct shmslab *s, const uint64_t *entries)
+{
+	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		uint32_t first = w * 64;
+		uint64_t beyond = first + 64 <= s->g.max_procs ? 0 : UINT64_MAX << (s->g.max_procs - first);
+		/* relaxed: the bits of dead entries change no more; a live bit is kept */
+		uint64_t gone = sa_load_relaxed_u64(&s->sleepers[w]) & (entries[w] | beyond);
+
+		if (gone != 0)
+			/* release: nothing to publish but the clearing itself */
+			sa_fetch_and_release_u64(&s->sleepers[w], ~gone);
+	}
 }
 
 /* For recovery: hold every cell, so that nothing enters or leaves the queue. */

@@ -120,8 +120,7 @@ static void mark_live_lanes(struct shmslab *s, struct recovery *r)
 			uint64_t w = sa_load_acquire_u64(&pe->lanes[l].window);
 			uint32_t op = (uint32_t)(w >> 32), slot = (uint32_t)w, end = slot + 1;
 
-			/* a sleeper's lane names no slot */
-			if (op == LANE_IDLE || op == LANE_WAIT || slot >= r->capacity)
+			if (op == LANE_IDLE || slot >= r->capacity)
 				continue;
 			if (op == LANE_GROW) {
 				uint32_t p = page_of(&s->g, slot);
@@ -243,10 +242,7 @@ static bool undecided(const struct recovery *r, uint32_t op, uint32_t slot, bool
 /*
  * Step 2, last: the dead lanes whose windows are decided go idle.  Those
  * left undecided keep naming their slot, and their entries stay DEAD, so
- * that a later recovery decides them.  A dead receiver counted among the
- * queue's sleepers is counted out once only: whoever turns its lane from
- * WAIT to idle does it, so a recoverer that dies here and the next one do
- * not both.
+ * that a later recovery decides them.
  */
 static void settle_dead_lanes(struct shmslab *s, struct recovery *r, bool ring_ok)
 {
@@ -263,9 +259,7 @@ static void settle_dead_lanes(struct shmslab *s, struct recovery *r, bool ring_o
 				r->pending[e]++;
 				continue;
 			}
-			/* acq_rel: as any lane change; the old word says who counts out */
-			if (sa_exchange_acq_rel_u64(&lane->window, 0) >> 32 == LANE_WAIT)
-				sa_fetch_sub_relaxed_u32(&s->queue->sleepers, 1);
+			shmslab__lane_set(lane, LANE_IDLE, 0);
 		}
 	}
 }
@@ -434,9 +428,11 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 		err = recover_limbo(s, r);
 		free(r->mark);
 	}
-	/* a dead process's locks go whatever else is damaged: they wedge waiters */
+	/* a dead process's locks and sleeper marks go whatever else is damaged:
+	 * they wedge waiters, or make every send wake nobody */
 	for (uint32_t i = 0; i < r->capacity; i++)
 		release_dead_locks(s, r, i);
+	shmslab__queue_release_sleepers(s, r->dead);
 	if (err)
 		return err; /* its slots and entry wait for a recovery that can tell */
 	for (uint32_t i = 0; i < r->capacity; i++)
@@ -486,7 +482,6 @@ int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
 	}
 	pthread_mutex_unlock(&s->recover_lock);
 	if (n == 0 && total(&r.got) > 0) {
-		sa_fetch_add_relaxed_u32(&s->control->recoveries, 1);
 		if (what != NULL) {
 			what->slots += r.got.slots;
 			what->locks += r.got.locks;

@@ -144,11 +144,7 @@ static int segment_build(struct shmslab *s, const struct geometry *g, mode_t mod
 	if (err)
 		return err;
 	s->g = *g;
-	s->ctl = ctl;
-	s->hdr = ctl;
-	s->control = (struct seg_control *)(s->ctl + SEG_CONTROL_OFF);
-	s->shards = (struct shard *)(s->ctl + g->shards_off);
-	s->queue = (struct queue_control *)(s->ctl + g->queue_off);
+	shmslab__map_regions(s, ctl);
 	shmslab__header_fill(s->hdr, g, (uint32_t)mode, (uint32_t)getpid(),
 			     shmslab__os_realtime_ns());
 

@@ -361,6 +361,9 @@ void shmslab__slot_release_proc(struct shmslab *s, uint32_t idx, uint32_t entry)
 	while (st_writer(st) == entry + 1) {
 		uint64_t want = (st & ~(uint64_t)(ST_WRITER_MASK | ST_WAITERS)) | ST_TORN;
 
+		/* relaxed, before the CAS publishes it: the writer may have died
+		 * asleep in its drain wait, and only a writer drains */
+		sa_store_relaxed_u32(&m->drain, 0);
 		/* acq_rel: as a writer leaving; on failure look again */
 		if (sa_cas_acq_rel_u64(&m->state, &st, want)) {
 			if (st_low(st) & ST_WAITERS)

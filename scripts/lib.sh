@@ -39,6 +39,11 @@ need_build_packages() {
 	need_packages gcc g++ make autoconf automake libtool pkgconf check
 }
 
+# What the tests use besides: a JSON validator for shmslab-stat --json.
+need_test_packages() {
+	need_packages jq
+}
+
 # Configure (once) and build the tree in place; after that, make itself
 # reruns the autotools when configure.ac or a Makefile.am changes.
 build() {

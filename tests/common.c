@@ -116,30 +116,15 @@ uint64_t test_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* The scheduler state of thread TID of this process: 'S' asleep, 'R' running. */
-static char thread_state(pid_t tid)
+uint64_t test_cpu_ms_over_wall(pthread_t t)
 {
-	char path[64], buf[256], *p;
-	FILE *f;
+	struct timespec before, after;
+	clockid_t clock;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	/* the command name in parentheses may hold anything; the state follows it */
-	p = strrchr(buf, ')');
-	ck_assert_ptr_nonnull(p);
-	return p[2];
-}
-
-int test_asleep_samples(pid_t tid)
-{
-	int asleep = 0;
-
-	for (int i = 0; i < 20; i++) {
-		asleep += thread_state(tid) == 'S';
-		usleep(2000);
-	}
-	return asleep;
+	ck_assert_int_eq(pthread_getcpuclockid(t, &clock), 0);
+	ck_assert_int_eq(clock_gettime(clock, &before), 0);
+	usleep(TEST_SLEEPER_WALL_MS * 1000);
+	ck_assert_int_eq(clock_gettime(clock, &after), 0);
+	return (uint64_t)((after.tv_sec - before.tv_sec) * 1000 +
+			  (after.tv_nsec - before.tv_nsec) / 1000000);
 }

@@ -8,9 +8,12 @@
 #define SHMSLAB_TEST_COMMON_H
 
 #include <check.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "shmslab.h"
 
@@ -38,16 +41,28 @@ void *test_map_raw(const char *name, size_t *len);
 uint64_t test_now_ms(void);
 
 /*
- * Sample thread TID of this process 20 times over 40 ms and answer in how
- * many it was asleep in the kernel (state 'S') rather than running.
+ * How many milliseconds of CPU thread T of this process uses over
+ * TEST_SLEEPER_WALL_MS of wall time.  A thread blocked in the kernel uses
+ * next to none, however busy the machine; one that spins uses most of it on
+ * an idle machine, and less on a busy one, which can only make a spinner
+ * pass, never a sleeper fail.
  */
-int test_asleep_samples(pid_t tid);
+uint64_t test_cpu_ms_over_wall(pthread_t t);
+#define TEST_SLEEPER_WALL_MS   200
+#define TEST_SLEEPER_CPU_MS    50
 
 /*
- * Samples a thread blocked in the kernel is asleep in, at least: one that
- * spins is seen running in nearly all, while a sleeper woken once a slice
- * may wait a few samples for a CPU on a busy machine.
+ * Wait until COND holds, looking every millisecond, for at most
+ * TEST_EVENT_MS: long enough for a machine busy installing packages to start
+ * a process, short of the test's own timeout.  Answers whether it holds.
  */
-#define TEST_ASLEEP_MIN 12
+#define TEST_EVENT_MS 30000
+#define test_wait_for(cond)                                                  \
+	({                                                                   \
+		uint64_t until_ = test_now_ms() + TEST_EVENT_MS;             \
+		while (!(cond) && test_now_ms() < until_)                    \
+			usleep(1000);                                        \
+		(bool)(cond);                                                \
+	})
 
 #endif /* SHMSLAB_TEST_COMMON_H */

@@ -29,7 +29,8 @@
 #include "common.h"
 #include "internal.h"
 
-#define HANG_SECONDS 10 /* a child that takes this long waits for ever */
+#define HANG_SECONDS 30 /* a child that takes this long waits for ever: its waits take slices
+			   of 100 ms, a few dozen at most, even on a busy machine */
 #define MUTATIONS    8	/* at most this many damages per run */
 
 struct region {

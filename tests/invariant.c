@@ -65,6 +65,11 @@ static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, bool q
 
 	if (st_gen(st) == 0)
 		return fail(buf, len, "slot %u has generation 0", i);
+	/* with nobody inside a lock call, nobody waits or drains */
+	if (st_low(st) & ST_WAITERS)
+		return fail(buf, len, "slot %u says someone waits for its writer", i);
+	if (atomic_load(&m->drain) != 0)
+		return fail(buf, len, "slot %u says its writer waits for readers", i);
 	if (writer != 0 && !entry_alive(s, writer))
 		return fail(buf, len, "slot %u is write-locked by dead entry %u", i, writer - 1);
 	for (uint32_t w = 0; w < s->g.reader_words; w++) {
@@ -114,8 +119,14 @@ static const char *check_procs(struct shmslab *s, char *buf, size_t len)
 		struct proc_entry *pe = shmslab__proc_entry(s, e);
 		uint32_t state = pe_state(atomic_load(&pe->state));
 
-		if (state == PROC_FREE)
+		if (state == PROC_FREE) {
+			for (uint32_t l = 0; l < LANES; l++)
+				if (atomic_load(&pe->lanes[l].window) != 0 ||
+				    atomic_load(&pe->lanes[l].cached) != 0)
+					return fail(buf, len, "free entry %u lane %u names a slot",
+						    e, l);
 			continue;
+		}
 		if (state != PROC_LIVE || !shmslab__proc_alive(s, e))
 			return fail(buf, len, "entry %u is held by a dead process (state %#x)", e,
 				    state);
@@ -151,6 +162,29 @@ static const char *walk_queue(struct shmslab *s, uint32_t cap, uint8_t *in_queue
 	return NULL;
 }
 
+/* The counts shmslab_stat gives are those of the slots' states, one by one. */
+static const char *check_counts(struct shmslab *s, const struct shmslab_stats *st, uint32_t cap,
+				char *buf, size_t len)
+{
+	uint64_t available = 0, allocated = 0, queued = 0;
+
+	for (uint32_t i = 0; i < cap; i++) {
+		uint32_t kind = st_kind(atomic_load(&slot_meta(s, i)->state));
+
+		available += kind == KIND_FREE || kind == KIND_CACHED;
+		allocated += kind == KIND_OWNED;
+		queued += kind == KIND_QUEUED;
+	}
+	if (available != st->available || allocated != st->allocated || queued != st->queued)
+		return fail(buf, len,
+			    "stat counts %llu available, %llu allocated, %llu queued; the slots "
+			    "say %llu, %llu, %llu",
+			    (unsigned long long)st->available, (unsigned long long)st->allocated,
+			    (unsigned long long)st->queued, (unsigned long long)available,
+			    (unsigned long long)allocated, (unsigned long long)queued);
+	return NULL;
+}
+
 const char *invariant_check(struct shmslab *s, char *buf, size_t len)
 {
 	struct shmslab_stats st;
@@ -176,10 +210,15 @@ const char *invariant_check(struct shmslab *s, char *buf, size_t len)
 		why = check_slot(s, i, on_list[i] != 0, in_queue[i] != 0, buf, len);
 	free(on_list);
 	free(in_queue);
-	/* nobody receives now: a count left over would make every send wake nobody */
-	if (why == NULL && atomic_load(&s->queue->sleepers) != 0)
-		why = fail(buf, len, "the queue counts %u sleepers, with nobody receiving",
-			   atomic_load(&s->queue->sleepers));
+	/* nobody receives now: a mark left over would make every send wake nobody */
+	for (uint32_t w = 0; w < s->g.reader_words && why == NULL; w++)
+		if (atomic_load(&s->sleepers[w]) != 0)
+			why = fail(buf, len,
+				   "the queue marks entries %#llx (word %u) asleep, with nobody "
+				   "receiving",
+				   (unsigned long long)atomic_load(&s->sleepers[w]), w);
+	if (why == NULL)
+		why = check_counts(s, &st, cap, buf, len);
 	return why ? why : check_procs(s, buf, len);
 }
 

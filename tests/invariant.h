@@ -15,9 +15,10 @@
  * live process, or allocated to a live process (or to nobody, after its
  * allocator detached).  No lock is held by a process that is not alive, no
  * list is blocked, no entry of the process table is dead, no lane of a live
- * process is in a window, every queued slot is in exactly one cell of the
- * queue, which counts no sleeping receiver, and available + allocated +
- * queued = capacity.  Answers
+ * process is in a window and no free one names anything, every queued slot
+ * is in exactly one cell of the queue, which marks no process asleep, no slot
+ * says a writer or a waiter is inside a lock call, shmslab_stat's counts are
+ * those of the slots, and available + allocated + queued = capacity.  Answers
  * NULL when all of that holds, else what does not, in BUF.
  */
 const char *invariant_check(struct shmslab *slab, char *buf, size_t len);

@@ -44,7 +44,7 @@ struct op {
 	enum op_kind kind;
 	struct shmslab *slab;
 	struct shmslab_view view;
-	_Atomic pid_t tid;
+	pthread_t thread;
 	_Atomic int done;
 	_Atomic int release; /* OP_READ_HOLD: end the view when set */
 	int result;
@@ -54,7 +54,6 @@ static void *op_thread(void *arg)
 {
 	struct op *op = arg;
 
-	atomic_store(&op->tid, (pid_t)syscall(SYS_gettid));
 	switch (op->kind) {
 	case OP_READ_BEGIN:
 	case OP_READ_HOLD:
@@ -82,6 +81,7 @@ static void op_start(struct op *op, pthread_t *t, enum op_kind kind, struct shms
 	op->kind = kind;
 	op->slab = slab;
 	ck_assert_int_eq(pthread_create(t, NULL, op_thread, op), 0);
+	op->thread = *t;
 }
 
 static bool op_wait_done(struct op *op, unsigned ms)
@@ -94,12 +94,12 @@ static bool op_wait_done(struct op *op, unsigned ms)
 /* OP has started and is blocked, asleep in the kernel rather than spinning. */
 static void assert_blocked(struct op *op)
 {
-	int asleep;
+	uint64_t cpu_ms;
 
 	ck_assert(!op_wait_done(op, 200));
-	asleep = test_asleep_samples(atomic_load(&op->tid));
-	ck_assert_msg(asleep >= TEST_ASLEEP_MIN, "blocked thread was asleep in %d of 20 samples",
-		      asleep);
+	cpu_ms = test_cpu_ms_over_wall(op->thread);
+	ck_assert_msg(cpu_ms <= TEST_SLEEPER_CPU_MS, "the blocked thread used %llu ms of CPU in %d ms",
+		      (unsigned long long)cpu_ms, TEST_SLEEPER_WALL_MS);
 }
 
 static uint32_t entry_of(struct shmslab *slab)

@@ -150,6 +150,7 @@ struct rw {
 	shmslab_ref ref;
 	_Atomic int stop;
 	_Atomic int inside; /* writers inside at once */
+	_Atomic int reads_so_far, writes_so_far;
 	int violations, reads, writes;
 	pthread_mutex_t count_lock;
 };
@@ -173,6 +174,7 @@ static void *rw_writer(void *arg)
 		if (shmslab_write_end(slab, &v) != 0)
 			bad++;
 		writes++;
+		atomic_fetch_add(&rw->writes_so_far, 1);
 	}
 	pthread_mutex_lock(&rw->count_lock);
 	rw->violations += bad;
@@ -202,6 +204,7 @@ static void *rw_reader(void *arg)
 		if (shmslab_read_end(slab, &v) != 0)
 			bad++;
 		reads++;
+		atomic_fetch_add(&rw->reads_so_far, 1);
 	}
 	pthread_mutex_lock(&rw->count_lock);
 	rw->violations += bad;
@@ -222,7 +225,9 @@ START_TEST(test_threads_readers_writers_one_slot)
 		pthread_create(&t[i], NULL, rw_writer, &rw);
 	for (int i = 2; i < 6; i++)
 		pthread_create(&t[i], NULL, rw_reader, &rw);
-	usleep(800 * 1000);
+	/* until both sides have been in many times, however busy the machine */
+	ck_assert(test_wait_for(atomic_load(&rw.reads_so_far) >= 20000 &&
+				atomic_load(&rw.writes_so_far) >= 5000));
 	atomic_store(&rw.stop, 1);
 	for (int i = 0; i < 6; i++)
 		pthread_join(t[i], NULL);

@@ -8,7 +8,13 @@
  * forever), and at the end, after recovery, the invariant of
  * tests/invariant.h holds and the segment keeps working.  Output is TAP.
  *
- *   torture [--seconds N] [--workers W]     (default 20 s, or $TORTURE_SECONDS; 4)
+ *   torture [--seconds N] [--workers W] [--seed S]
+ *           (default 20 s, or $TORTURE_SECONDS; 4 workers; a seed from the pid)
+ *
+ * The seed chooses the victims, the pauses between kills and each worker's
+ * operations; a failure prints it, with the last kills, so that the same
+ * schedule can be run again (the instants a kill lands at still depend on
+ * the machine's timing).
  */
 #include "config.h"
 
@@ -29,7 +35,8 @@
 #include "shmslab.h"
 
 #define WORKERS_MAX 16
-#define STUCK_MS    10000 /* no progress from any worker this long: something waits forever */
+#define STUCK_MS    30000 /* no progress from any worker this long: something waits forever */
+#define SCHEDULE    16	  /* the last kills a failure reports */
 
 extern char **environ;
 
@@ -38,10 +45,19 @@ struct worker {
 	int out; /* its progress bytes */
 };
 
+struct kill {
+	uint64_t at_ms;	   /* since the start */
+	unsigned victim;   /* worker slot */
+	unsigned seed;	   /* the seed the victim ran with */
+	unsigned pause_ms; /* how long it ran since the previous kill */
+};
+
 static char name[64], board[80], program[4096];
 static struct worker workers[WORKERS_MAX];
+static unsigned worker_seed[WORKERS_MAX];
 static unsigned nworkers, seed;
 static uint64_t progress, kills, failures;
+static struct kill schedule[SCHEDULE];
 
 static void start(struct worker *w)
 {
@@ -50,7 +66,8 @@ static void start(struct worker *w)
 	posix_spawn_file_actions_t fa;
 	int out[2];
 
-	snprintf(seedstr, sizeof(seedstr), "%u", ++seed);
+	worker_seed[w - workers] = ++seed;
+	snprintf(seedstr, sizeof(seedstr), "%u", seed);
 	if (pipe(out) != 0) {
 		perror("torture: pipe");
 		exit(1);
@@ -110,10 +127,29 @@ static uint64_t drain(unsigned ms)
 	return got;
 }
 
+/* What reproduces a failure: the seed, the command, and the last kills. */
+static void report_schedule(unsigned first_seed, unsigned seconds)
+{
+	uint64_t n = kills < SCHEDULE ? kills : SCHEDULE;
+
+	printf("# seed %u: tests/torture --seed %u --seconds %u --workers %u runs this schedule "
+	       "again\n",
+	       first_seed, first_seed, seconds, nworkers);
+	for (uint64_t k = kills - n; k < kills; k++) {
+		const struct kill *e = &schedule[k % SCHEDULE];
+
+		printf("# kill %llu at %llu ms: worker %u (seed %u) after %u ms\n",
+		       (unsigned long long)k + 1, (unsigned long long)e->at_ms, e->victim, e->seed,
+		       e->pause_ms);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *env = getenv("TORTURE_SECONDS"), *top = getenv("top_builddir");
-	unsigned seconds = env ? (unsigned)atoi(env) : 20;
+	unsigned seconds = env ? (unsigned)atoi(env) : 20, first_seed = (unsigned)getpid();
+	uint64_t t_start;
+	int ok3, ok4;
 	struct shmslab_config cfg;
 	struct shmslab *slab;
 	uint64_t end, quiet_since, longest_quiet = 0;
@@ -127,8 +163,10 @@ int main(int argc, char **argv)
 			seconds = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
 			nworkers = (unsigned)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+			first_seed = (unsigned)strtoul(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: torture [--seconds N] [--workers W]\n");
+			fprintf(stderr, "usage: torture [--seconds N] [--workers W] [--seed S]\n");
 			return 2;
 		}
 	}
@@ -139,7 +177,8 @@ int main(int argc, char **argv)
 	snprintf(program, sizeof(program), "%s/tests/torture-worker", top ? top : ".");
 	snprintf(name, sizeof(name), "/shmslab-torture-%ld", (long)getpid());
 	snprintf(board, sizeof(board), "%s-board", name);
-	srand((unsigned)getpid());
+	srand(first_seed);
+	seed = first_seed;
 
 	shmslab_config_init(&cfg);
 	cfg.slot_count = 48;
@@ -158,22 +197,28 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 
-	printf("1..4\n");
+	printf("1..4\n# seed %u\n", first_seed);
 	for (unsigned i = 0; i < nworkers; i++)
 		start(&workers[i]);
-	end = test_now_ms() + seconds * 1000ull;
+	t_start = test_now_ms();
+	end = t_start + seconds * 1000ull;
 	quiet_since = test_now_ms();
 	while (test_now_ms() < end) {
-		struct worker *victim = &workers[(unsigned)rand() % nworkers];
+		unsigned v = (unsigned)rand() % nworkers, pause = 5 + (unsigned)rand() % 60;
+		struct kill *e = &schedule[kills % SCHEDULE];
 
-		if (drain(5 + (unsigned)rand() % 60) > 0)
+		if (drain(pause) > 0)
 			quiet_since = test_now_ms();
 		if (test_now_ms() - quiet_since > longest_quiet)
 			longest_quiet = test_now_ms() - quiet_since;
 		if (longest_quiet > STUCK_MS)
 			break;
-		stop(victim);
-		start(victim);
+		e->at_ms = test_now_ms() - t_start;
+		e->victim = v;
+		e->seed = worker_seed[v];
+		e->pause_ms = pause;
+		stop(&workers[v]);
+		start(&workers[v]);
 		kills++;
 	}
 	for (unsigned i = 0; i < nworkers; i++)
@@ -187,13 +232,17 @@ int main(int argc, char **argv)
 	       longest_quiet <= STUCK_MS ? "ok" : "not ok", (unsigned long long)longest_quiet);
 	n = shmslab_recover(slab);
 	bad = n < 0 ? shmslab_strerror(n) : invariant_check(slab, why, sizeof(why));
+	ok3 = bad == NULL;
 	printf("%s 3 - after recovery (%d reclaimed) the invariant holds%s%s\n",
 	       bad ? "not ok" : "ok", n, bad ? ": " : "", bad ? bad : "");
 	bad = invariant_exercise(slab, why, sizeof(why));
 	if (bad == NULL)
 		bad = invariant_check(slab, why, sizeof(why));
+	ok4 = bad == NULL;
 	printf("%s 4 - and the segment keeps working%s%s\n", bad ? "not ok" : "ok", bad ? ": " : "",
 	       bad ? bad : "");
+	if (failures != 0 || longest_quiet > STUCK_MS || !ok3 || !ok4)
+		report_schedule(first_seed, seconds);
 	shmslab_close(slab);
 	if (shmslab_unlink(name) != 0 || shm_unlink(board) != 0)
 		return 1;
