@@ -12,7 +12,8 @@
  *   - The return value is 0, or a non-negative count or length, on success,
  *     and a negative errno value on failure.  Two library codes,
  *     SHMSLAB_EFORMAT and SHMSLAB_ECORRUPT, sit far from the errno range.
- *     shmslab_strerror() names every code.
+ *     shmslab_strerror() names every code.  This header includes <errno.h>,
+ *     so that a program can compare with -ESTALE, -ENOSPC and the rest.
  *   - A NULL pointer where an object is needed is -EINVAL.
  *   - Any call that reads the segment may answer SHMSLAB_ECORRUPT when
  *     shared metadata fails a bounds or consistency check.
@@ -27,6 +28,7 @@
 #ifndef SHMSLAB_H
 #define SHMSLAB_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>

@@ -39,9 +39,10 @@ need_build_packages() {
 	need_packages gcc g++ make autoconf automake libtool pkgconf check
 }
 
-# What the tests use besides: a JSON validator for shmslab-stat --json.
+# What the tests use besides: a JSON validator for shmslab-stat --json, and
+# groff to render the manual pages.
 need_test_packages() {
-	need_packages jq
+	need_packages jq groff-base
 }
 
 # Configure (once) and build the tree in place; after that, make itself

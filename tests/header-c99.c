@@ -23,7 +23,7 @@ int main(void)
 	(void)stats;
 	(void)slot;
 	(void)proc;
-	printf("1..2\n");
+	printf("1..3\n");
 	printf("%s 1 - header compiles as C99 and the library is version %s\n",
 	       shmslab_version() == want ? "ok" : "not ok", SHMSLAB_VERSION_STRING);
 	printf("%s 2 - config_init fills in the documented defaults\n",
@@ -31,5 +31,8 @@ int main(void)
 			       cfg.max_procs == 64 && cfg.mode == 0600 && ref == 0
 		       ? "ok"
 		       : "not ok");
+	/* errno's names come with the header, which includes nothing else for them */
+	printf("%s 3 - the header makes errno's names available: -ESTALE is \"%s\"\n",
+	       shmslab_strerror(-ESTALE)[0] == 'S' ? "ok" : "not ok", shmslab_strerror(-ESTALE));
 	return 0;
 }
