@@ -16,14 +16,24 @@
  *     so that a program can compare with -ESTALE, -ENOSPC and the rest.
  *   - A NULL pointer where an object is needed is -EINVAL.
  *   - Any call that reads the segment may answer SHMSLAB_ECORRUPT when
- *     shared metadata fails a bounds or consistency check.
+ *     shared metadata fails a bounds or consistency check, and -ENOMEM
+ *     when this process has no address space to map the page a slot it
+ *     needs lies in (or, on a thread's first call, no memory for the
+ *     library's record of the thread).
  *   - Every function may be called concurrently from many threads of many
  *     processes on one segment; a struct shmslab * may be shared by the
- *     threads of the process that opened it.
+ *     threads of the process that opened it.  While one thread closes a
+ *     handle, calls on it by other threads answer -EBADF, and the close
+ *     waits for the calls in progress to end (see shmslab_close); a call
+ *     made after shmslab_close has returned uses freed memory.
  *   - After fork() the child must open the segment itself; the handle it
  *     inherited may only be passed to shmslab_close(), which then releases
  *     the child's copy without detaching the parent.  Any other call with an
- *     inherited handle answers -ECHILD.
+ *     inherited handle answers -ECHILD.  The child inherits none of the
+ *     segment's mappings: the data pointers of views are not valid there.
+ *   - Cancellation: only the wait of shmslab_recv is a cancellation point
+ *     (pthread_cancel takes effect there, at once); every other call holds
+ *     cancellation off while it holds a lock or is half way through a change.
  */
 #ifndef SHMSLAB_H
 #define SHMSLAB_H
@@ -38,9 +48,9 @@ extern "C" {
 #endif
 
 #define SHMSLAB_VERSION_MAJOR  0
-#define SHMSLAB_VERSION_MINOR  3
+#define SHMSLAB_VERSION_MINOR  4
 #define SHMSLAB_VERSION_PATCH  0
-#define SHMSLAB_VERSION_STRING "0.3.0"
+#define SHMSLAB_VERSION_STRING "0.4.0"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SHMSLAB_NODISCARD __attribute__((warn_unused_result))
@@ -113,6 +123,7 @@ struct shmslab_stats { /* a consistent-enough snapshot for diagnostics */
 	uint64_t busy;		 /* slots being freed, waiting for their readers */
 	uint64_t dead_procs;	 /* entries of processes that died, not yet recovered */
 	uint64_t queue_depth;	 /* references the handoff queue holds at most */
+	uint64_t retired;	 /* slots whose generations are used up (see shmslab_free) */
 };
 
 /* Fill in the defaults above. */
@@ -123,18 +134,25 @@ SHMSLAB_API void shmslab_config_init(struct shmslab_config *cfg);
  * cfg may be NULL for the defaults.  Never adopts an existing object.
  * Errors: -EINVAL (bad name, zero or out-of-limit sizes, mode bits beyond
  * 0777), -EEXIST (the name exists; it is left untouched), -ENOSPC or -ENOMEM
- * (no memory for the segment), -EACCES, -EMFILE, -EUSERS (max_procs reached).
+ * (no memory for the segment), -EFBIG (larger than the process's file-size
+ * limit, RLIMIT_FSIZE; no SIGXFSZ is raised), -EACCES, -EMFILE, -ENFILE,
+ * -EUSERS (max_procs reached).  A create that fails leaves nothing at the
+ * name.  The header is the first thing written, so a creator killed at any
+ * instant leaves an object that shmslab_unlink removes.
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_create(const char *name, const struct shmslab_config *cfg,
 						 struct shmslab **out);
 
 /*
- * Attach to an existing segment.
+ * Attach to an existing segment.  A segment still being laid out by its
+ * creator is waited for, a fifth of a second at most.
  * Errors: -EINVAL (bad name), -ENOENT (no such name, or the name was
- * replaced while attaching), -EACCES, SHMSLAB_EFORMAT (not a valid segment
- * of this layout version, too small, or never finished initialising),
- * SHMSLAB_ECORRUPT, -EUSERS (max_procs processes already attached),
- * -ENOMEM, -EMFILE, -ENFILE.
+ * replaced while attaching), -EACCES, -EAGAIN (its creator, alive, has not
+ * finished laying it out yet: try again), SHMSLAB_EFORMAT (not a regular
+ * object, not a valid segment of this layout version, too small, or left
+ * unfinished by a creator that died), SHMSLAB_ECORRUPT, -EUSERS (max_procs
+ * processes already attached), -ENOMEM, -EMFILE, -ENFILE.  Never waits on a
+ * FIFO or device someone put at the name.
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_open(const char *name, struct shmslab **out);
 
@@ -150,13 +168,20 @@ SHMSLAB_API SHMSLAB_NODISCARD int shmslab_inspect(const char *name, struct shmsl
  * Detach; the segment lives on.  Views still held are released (a write view
  * marks its message torn).  Slots this process allocated and did not free
  * stay allocated, with no owner, for whoever holds their references.
+ * Other threads' calls on the handle: those that start now answer -EBADF;
+ * those asleep in shmslab_recv wake and answer -EBADF; those waiting for a
+ * slot's writer answer -EBADF within a tenth of a second; the rest end as
+ * usual, and the close returns once every one has.  The data pointers of
+ * views on the handle are not valid after.  Errors: -EINVAL (NULL), -EBADF
+ * (another thread is closing it already).
  */
 SHMSLAB_API int shmslab_close(struct shmslab *slab);
 
 /*
- * Remove the name; attached processes keep working.  Refuses an object that
- * is not a shmslab segment (SHMSLAB_EFORMAT).  Errors: -EINVAL, -ENOENT,
- * -EACCES.
+ * Remove the name; attached processes keep working.  Removes a segment of
+ * any layout version, finished or not, and an empty object (what a creator
+ * killed before its first write leaves); refuses anything else, a FIFO
+ * included, with SHMSLAB_EFORMAT.  Errors: -EINVAL, -ENOENT, -EACCES.
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_unlink(const char *name);
 
@@ -165,14 +190,19 @@ SHMSLAB_API SHMSLAB_NODISCARD int shmslab_unlink(const char *name);
  * Never waits for a slot to be freed; when none is free and the segment is
  * below max_slots, it grows the segment (or waits for the process that is
  * growing it).  Errors: -ENOSPC (no free slot and no room to grow, or
- * /dev/shm is full), -ENOMEM (no address space for a new page),
+ * /dev/shm is full), -EFBIG (growing would pass the file-size limit,
+ * RLIMIT_FSIZE), -ENOMEM (no address space to map the page of a free slot),
  * SHMSLAB_ECORRUPT.
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_alloc(struct shmslab *slab, shmslab_ref *ref);
 
 /*
  * Give the slot back.  Waits for the slot's readers and writer to finish.
- * Any process may free a slot whose reference it holds.
+ * Any process may free a slot whose reference it holds.  Each free moves
+ * the slot's generation on; a slot freed so often that its generations
+ * would start again (2^(64 - b) frees, where b bits hold an index: 2^53
+ * for 1024 slots, at the least 2^32) retires instead, and is never handed
+ * out again (shmslab_stats.retired counts them).
  * Errors: -EINVAL (malformed reference), -ESTALE (already freed), -EBUSY (in
  * the handoff queue, or on its way in or out: the queue's until received).
  */
@@ -231,9 +261,13 @@ SHMSLAB_API SHMSLAB_NODISCARD int shmslab_send(struct shmslab *slab, shmslab_ref
  * belongs to this process, which must free it (or send it on).  Each sent
  * reference is received exactly once, in the order one producer sent them.
  * timeout_ms: -1 waits as long as it takes, 0 does not wait, otherwise the
- * most milliseconds to wait.  Waiting sleeps in the kernel.
+ * most milliseconds to wait.  Waiting sleeps in the kernel.  To stop a
+ * thread that waits: a signal it has a handler for (the wait answers
+ * -EINTR, as POSIX waits do), pthread_cancel (the wait is a cancellation
+ * point), or shmslab_close of the handle from another thread (-EBADF).
  * Errors: -EAGAIN (timeout_ms 0 and the queue is empty), -ETIMEDOUT,
- * -EINVAL (ref NULL, timeout_ms below -1).
+ * -EINTR, -EBADF, -EINVAL (ref NULL, timeout_ms below -1), -ENOMEM (no
+ * address space to map the page of the slot that is next; it stays queued).
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_recv(struct shmslab *slab, shmslab_ref *ref,
 					       int timeout_ms);
@@ -276,7 +310,8 @@ enum shmslab_slot_state {
 	SHMSLAB_SLOT_FREE = 0,	 /* on a free list */
 	SHMSLAB_SLOT_OWNED = 1,	 /* allocated */
 	SHMSLAB_SLOT_QUEUED = 2, /* in the handoff queue */
-	SHMSLAB_SLOT_BUSY = 3	 /* being freed: waiting for its readers to leave */
+	SHMSLAB_SLOT_BUSY = 3,	 /* being freed: waiting for its readers to leave */
+	SHMSLAB_SLOT_RETIRED = 4 /* its generations are used up: never handed out again */
 };
 
 struct shmslab_slot_info {

@@ -26,6 +26,15 @@ static uint32_t current_shard(const struct shmslab *s)
 	return shmslab__os_cpu() % s->g.shards;
 }
 
+/*
+ * The generation a slot in state ST is handed out in: its own, or 1 for the
+ * 0 that only damage writes (no reference has generation 0).
+ */
+static uint32_t gen_of_free(uint64_t st)
+{
+	return st_gen(st) != 0 ? st_gen(st) : 1;
+}
+
 /* Take IDX if it is CACHED (by OWNER, or by anyone if OWNER is 0). */
 static bool claim_cached(struct shmslab *s, uint32_t idx, uint32_t owner, uint32_t *gen)
 {
@@ -34,10 +43,30 @@ static bool claim_cached(struct shmslab *s, uint32_t idx, uint32_t owner, uint32
 
 	if (st_kind(st) != KIND_CACHED || (owner != 0 && st_owner(st) != owner))
 		return false;
+	*gen = gen_of_free(st);
 	/* acq_rel: we see the freer's stores to the slot; whoever loses sees us */
-	if (!sa_cas_acq_rel_u64(&m->state, &st, st_make(KIND_OWNED, s->self + 1, st_gen(st))))
+	return sa_cas_acq_rel_u64(&m->state, &st, st_make(KIND_OWNED, s->self + 1, *gen));
+}
+
+/*
+ * Slot M goes back to the lists in generation GEN.  Building gives a slot
+ * generation 1 and every free adds one, so coming back in generation 1 means
+ * the state's generation wrapped: the epoch moves on (published by the store
+ * of the free state that follows), so that the last epoch's references stay
+ * stale.  When the epoch too has run out, answers false: the slot retires
+ * rather than let a generation repeat.  The caller holds the slot FREEING.
+ */
+static bool generation_turn(struct shmslab *s, struct slot_meta *m, uint32_t gen)
+{
+	uint32_t max = epoch_max(s->g.idx_bits), epoch;
+
+	if (gen != 1)
+		return true;
+	/* relaxed: ours alone while the slot is FREEING */
+	epoch = sa_load_relaxed_u32(&m->epoch) & max;
+	if (epoch == max)
 		return false;
-	*gen = st_gen(st);
+	sa_store_relaxed_u32(&m->epoch, epoch + 1);
 	return true;
 }
 
@@ -61,11 +90,43 @@ static bool steal_cached(struct shmslab *s, uint32_t *idx, uint32_t *gen)
 	return false;
 }
 
-/* Push the chain [first, first + count) on this CPU's list, waiting out a recovery. */
-static void push_or_wait(struct shmslab *s, uint32_t first, uint32_t count)
+/*
+ * Push the chain [first, first + count) on a free list, this CPU's first;
+ * when every list is held by a recoverer, wait for it and try again.  The
+ * error that keeps every list blocked, if any: the chain is then on no list
+ * and named by no lane, which the recovery that unblocks them finds.
+ */
+static int push_or_wait(struct shmslab *s, uint32_t first, uint32_t count)
 {
-	while (shmslab__freelist_push_range(s, current_shard(s), first, count) == -EAGAIN)
-		shmslab__recover_wait(s);
+	uint32_t home = current_shard(s);
+	int err;
+
+	do
+		for (uint32_t i = 0; i < s->g.shards; i++)
+			if (shmslab__freelist_push_range(s, (home + i) % s->g.shards, first,
+							 count) == 0)
+				return 0;
+	while ((err = shmslab__recover_wait(s)) == 0);
+	return err;
+}
+
+/*
+ * The slots [CAP, END) that a growth is about to build must never have been
+ * built, or have been built by a grower that died before it published them
+ * (growing says so, and nobody saw them).  Anything else means the capacity
+ * word was lowered under slots in use, and building them again would hand
+ * out slots that others hold: SHMSLAB_ECORRUPT.
+ */
+static int check_unbuilt(struct shmslab *s, uint32_t cap, uint32_t end)
+{
+	/* relaxed: written under the growth lock, which we hold */
+	if (sa_load_relaxed_u32(&s->control->growing) == end)
+		return 0;
+	for (uint32_t i = cap; i < end; i++)
+		/* relaxed: a slot in use was built before the capacity we doubt */
+		if (sa_load_relaxed_u64(&slot_meta(s, i)->state) != 0)
+			return SHMSLAB_ECORRUPT;
+	return 0;
 }
 
 /*
@@ -79,10 +140,11 @@ static void push_or_wait(struct shmslab *s, uint32_t first, uint32_t count)
 static int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
 {
 	uint32_t cap, end, p;
-	int err;
+	int err, cancel, refreshed;
 
 	if (seen >= s->g.max_slots)
 		return -ENOSPC;
+	shmslab__os_cancel_off(&cancel);
 	pthread_mutex_lock(&s->grow_lock);
 	err = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_grow(&s->g));
 	if (err)
@@ -95,7 +157,11 @@ static int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
 		err = shmslab__os_reserve(s->fd, shmslab__capacity_bytes(&s->g, end));
 		if (err == 0)
 			err = shmslab__map_prepare(s, end);
+		if (err == 0)
+			err = check_unbuilt(s, cap, end);
 		if (err == 0) {
+			/* relaxed: the growth lock orders it for the next grower */
+			sa_store_relaxed_u32(&s->control->growing, end);
 			for (uint32_t i = cap; i < end; i++)
 				sa_store_relaxed_u64(&slot_meta(s, i)->state,
 						     st_make(KIND_FREE, 0, 1));
@@ -104,9 +170,13 @@ static int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
 			shmslab__lane_set(lane, LANE_GROW, cap);
 			/* release: whoever reads the new capacity sees the slots built */
 			sa_store_release_u32(&s->control->capacity, end);
+			sa_store_relaxed_u32(&s->control->growing, 0);
 			KILLPOINT(grow_published);
-			err = shmslab__map_refresh(s, 0);
-			push_or_wait(s, cap, end - cap);
+			/* the new slots go on a list whatever this process can map */
+			refreshed = shmslab__map_refresh(s, 0);
+			err = push_or_wait(s, cap, end - cap);
+			if (err == 0)
+				err = refreshed;
 			shmslab__lane_set(lane, LANE_IDLE, 0);
 			KILLPOINT(grow_pushed);
 		}
@@ -114,6 +184,7 @@ static int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
 	shmslab__os_unlock_byte(s->lock_fd, lock_byte_grow(&s->g));
 out:
 	pthread_mutex_unlock(&s->grow_lock);
+	shmslab__os_cancel_restore(cancel);
 	return err;
 }
 
@@ -149,7 +220,9 @@ static int slot_take(struct shmslab *s, uint32_t *idx, uint32_t *gen)
 		for (uint32_t i = 0; i < s->g.shards && err == -ENOSPC; i++)
 			err = shmslab__freelist_pop(s, (first + i) % s->g.shards, lane, idx);
 		if (err == -EAGAIN) {
-			shmslab__recover_wait(s);
+			err = shmslab__recover_wait(s);
+			if (err)
+				break;
 			continue;
 		}
 		if (err != -ENOSPC)
@@ -176,8 +249,8 @@ static int slot_take(struct shmslab *s, uint32_t *idx, uint32_t *gen)
 		/* relaxed: the pop's acquire ordered us after the freer's stores */
 		uint64_t st = sa_load_relaxed_u64(&m->state);
 
-		*gen = st_gen(st);
-		if (st_kind(st) != KIND_FREE || *gen == 0)
+		*gen = gen_of_free(st);
+		if (st_kind(st) != KIND_FREE)
 			err = SHMSLAB_ECORRUPT;
 		else
 			/* release: the slot is ours before the lane stops naming it */
@@ -204,12 +277,18 @@ void shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint
 	/* relaxed: a freer that died draining, or a writer taken away, may have
 	 * left it set; nobody drains a slot on its way to a list */
 	sa_store_relaxed_u32(&m->drain, 0);
+	if (!generation_turn(s, m, gen)) {
+		/* release: as a free's; a retired slot names nobody, needs no lane */
+		sa_store_release_u64(&m->state, st_make(KIND_RETIRED, 0, gen));
+		return;
+	}
 	shmslab__lane_set(lane, LANE_FREE, idx);
 	KILLPOINT(free_journaled);
 	/* release: pairs with the acquire of whoever pops it */
 	sa_store_release_u64(&m->state, st_make(KIND_FREE, 0, gen));
 	KILLPOINT(free_marked);
-	push_or_wait(s, idx, 1);
+	/* a slot that cannot reach a list is found by the recovery that unblocks it */
+	(void)push_or_wait(s, idx, 1);
 	KILLPOINT(free_pushed);
 	shmslab__lane_set(lane, LANE_IDLE, 0);
 }
@@ -224,7 +303,7 @@ static void slot_give(struct shmslab *s, uint32_t idx, uint32_t gen)
 	struct lane *lane = shmslab__lane_enter(s);
 	struct slot_meta *m = slot_meta(s, idx);
 
-	if (sa_load_relaxed_u32(&lane->cached) == 0) {
+	if (sa_load_relaxed_u32(&lane->cached) == 0 && gen != 1) {
 		sa_store_relaxed_u32(&m->len, 0);
 		sa_store_relaxed_u32(&lane->cached, idx + 1);
 		KILLPOINT(free_kept);
@@ -236,39 +315,43 @@ static void slot_give(struct shmslab *s, uint32_t idx, uint32_t gen)
 	shmslab__lane_leave(s, lane);
 }
 
-int shmslab_alloc(struct shmslab *slab, shmslab_ref *ref)
+static int alloc_call(struct shmslab *slab, shmslab_ref *ref)
 {
 	uint32_t idx, gen;
-	int err = handle_check_attached(slab);
+	int err;
 
-	if (err == 0 && ref == NULL)
-		err = -EINVAL;
+	if (ref == NULL)
+		return -EINVAL;
+	err = slot_take(slab, &idx, &gen);
 	if (err == 0)
-		err = slot_take(slab, &idx, &gen);
-	if (err == 0)
-		*ref = ref_make(idx, gen);
+		*ref = ref_make(slab, idx, gen);
 	return err;
 }
 
-int shmslab_free(struct shmslab *slab, shmslab_ref ref)
+int shmslab_alloc(struct shmslab *slab, shmslab_ref *ref)
 {
-	uint32_t idx = ref_index(ref), gen = ref_gen(ref), next_gen;
-	struct slot_meta *m;
-	uint64_t st;
-	int err;
+	return CALL(slab, true, alloc_call(slab, ref));
+}
 
-	err = handle_check_attached(slab);
-	if (err == 0)
-		err = ref_check(slab, ref);
+static int free_call(struct shmslab *slab, shmslab_ref ref)
+{
+	uint32_t idx, next_gen = gen_next(ref_gen(ref));
+	struct slot_meta *m;
+	uint64_t st, want;
+	int err = ref_check(slab, ref);
+
 	if (err)
 		return err;
+	idx = ref_index(slab, ref);
+	want = ref_want(slab, ref);
 	m = slot_meta(slab, idx);
-	next_gen = gen_next(gen);
 	st = sa_load_acquire_u64(&m->state);
 	for (;;) {
-		if (st_kind(st) == KIND_QUEUED && st_gen(st) == gen)
+		bool ours = st_gen_is(slab, m, st, want);
+
+		if (st_kind(st) == KIND_QUEUED && ours)
 			return -EBUSY;
-		if (st_kind(st) != KIND_OWNED || st_gen(st) != gen)
+		if (st_kind(st) != KIND_OWNED || !ours)
 			return -ESTALE;
 		if (st_writer(st) != 0) {
 			err = shmslab__slot_wait_writer(slab, idx, st);
@@ -287,6 +370,11 @@ int shmslab_free(struct shmslab *slab, shmslab_ref ref)
 	KILLPOINT(free_drained);
 	slot_give(slab, idx, next_gen);
 	return 0;
+}
+
+int shmslab_free(struct shmslab *slab, shmslab_ref ref)
+{
+	return CALL(slab, true, free_call(slab, ref));
 }
 
 /*

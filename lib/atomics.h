@@ -85,6 +85,7 @@ _Static_assert(sizeof(_Atomic uint32_t) == 4, "32-bit atomics must be plain word
 
 SA_DEFINE(uint32_t, u32)
 SA_DEFINE(uint64_t, u64)
+SA_DEFINE(uintptr_t, uptr)
 
 #undef SA_DEFINE
 
@@ -92,6 +93,15 @@ SA_DEFINE(uint64_t, u64)
 static inline void sa_fence_seq_cst(void)
 {
 	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/*
+ * A fence for the compiler only: with membarrier() on the other side of a
+ * handshake, the hardware fence is the other side's to pay.
+ */
+static inline void sa_fence_compiler(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
 }
 
 /* A hint to the core that this is a spin-wait loop. */

@@ -64,7 +64,8 @@ int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t fir
 /*
  * Pop the top of SHARD into *idx.  -ENOSPC when the shard is empty, -EAGAIN
  * when a recoverer holds it, SHMSLAB_ECORRUPT when a link or the head points
- * outside the segment.  On success the lane still names the slot: the caller
+ * outside the segment, -ENOMEM (or another error of mapping) when they point
+ * into a page this process cannot map.  On success the lane still names the slot: the caller
  * records its new state, then clears the lane.
  */
 int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx)
@@ -78,6 +79,7 @@ int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, 
 	for (;;) {
 		uint32_t top = (uint32_t)(h & s->g.idx_mask);
 		uint32_t next;
+		int err;
 
 		if (top == nil)
 			return -ENOSPC;
@@ -85,14 +87,22 @@ int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, 
 			shmslab__lane_set(lane, LANE_IDLE, 0);
 			return -EAGAIN;
 		}
-		if (slot_check(s, top) != 0)
+		err = slot_check(s, top);
+		if (err == -ERANGE)
 			goto suspect;
+		if (err)
+			return err; /* a page we cannot map: nothing taken */
 		shmslab__lane_set(lane, LANE_POP, top);
 		KILLPOINT(alloc_pop_journaled);
 		/* relaxed: ordered after the head by the acquire that read h */
 		next = sa_load_relaxed_u32(&slot_meta(s, top)->next);
-		if (next != nil && slot_check(s, next) != 0)
+		err = next == nil ? 0 : slot_check(s, next);
+		if (err == -ERANGE)
 			goto suspect;
+		if (err) {
+			shmslab__lane_set(lane, LANE_IDLE, 0);
+			return err;
+		}
 		/* acq_rel: release publishes the lane entry before the slot leaves the
 		 * list; acquire on failure orders the next round's link read */
 		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, next))) {

@@ -10,29 +10,30 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "internal.h"
 
-int shmslab_send(struct shmslab *slab, shmslab_ref ref)
+static int send_call(struct shmslab *slab, shmslab_ref ref)
 {
-	uint32_t idx = ref_index(ref), gen = ref_gen(ref);
+	uint32_t idx, gen = ref_gen(ref);
 	struct slot_meta *m;
 	struct lane *lane;
-	uint64_t st, sent;
-	int err = handle_check_attached(slab);
+	uint64_t st, sent, want;
+	int err = ref_check(slab, ref);
 
-	if (err == 0)
-		err = ref_check(slab, ref);
 	if (err)
 		return err;
+	idx = ref_index(slab, ref);
+	want = ref_want(slab, ref);
 	m = slot_meta(slab, idx);
 	lane = shmslab__lane_enter(slab);
 	shmslab__lane_set(lane, LANE_SEND, idx);
 	KILLPOINT(send_journaled);
 	st = sa_load_acquire_u64(&m->state);
 	for (;;) {
-		if (st_gen(st) != gen ||
+		if (!st_gen_is(slab, m, st, want) ||
 		    (st_kind(st) != KIND_OWNED && st_kind(st) != KIND_QUEUED)) {
 			err = -ESTALE;
 			goto out;
@@ -48,8 +49,9 @@ int shmslab_send(struct shmslab *slab, shmslab_ref ref)
 			break;
 	}
 	KILLPOINT(send_queued);
-	while ((err = shmslab__queue_put(slab, idx)) == -EAGAIN)
-		shmslab__recover_wait(slab);
+	while ((err = shmslab__queue_put(slab, idx)) == -EAGAIN &&
+	       (err = shmslab__recover_wait(slab)) == 0)
+		;
 	if (err) {
 		/* not sent: the slot goes back to whom it belonged, locks as they are
 		 * now.  Our lane kept it from recovery, so it is still QUEUED. */
@@ -72,6 +74,11 @@ out:
 	return err;
 }
 
+int shmslab_send(struct shmslab *slab, shmslab_ref ref)
+{
+	return CALL(slab, true, send_call(slab, ref));
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -86,29 +93,30 @@ static int own_received(struct shmslab *s, uint32_t idx, shmslab_ref *ref)
 	struct slot_meta *m = slot_meta(s, idx);
 	uint64_t st = sa_load_acquire_u64(&m->state);
 
+	uint32_t gen;
+
 	for (;;) {
 		if (st_kind(st) != KIND_QUEUED)
 			return SHMSLAB_ECORRUPT; /* a cell named a slot the queue does not own */
+		/* generation 0 is no reference's: only damage writes it; repair it */
+		gen = st_gen(st) != 0 ? st_gen(st) : 1;
 		/* acq_rel: ours from here; on failure (a lock changed) look again */
 		if (sa_cas_acq_rel_u64(&m->state, &st,
-				       (st & ST_LOCK_BITS) |
-					       st_make(KIND_OWNED, s->self + 1, st_gen(st))))
+				       (st & ST_LOCK_BITS) | st_make(KIND_OWNED, s->self + 1, gen)))
 			break;
 	}
 	KILLPOINT(recv_owned);
-	*ref = ref_make(idx, st_gen(st));
+	*ref = ref_make(s, idx, gen);
 	return 0;
 }
 
-int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
+static int recv_call(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
 {
 	int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-	int err = handle_check_attached(slab);
+	int err;
 
-	if (err == 0 && (ref == NULL || timeout_ms < -1))
-		err = -EINVAL;
-	if (err)
-		return err;
+	if (ref == NULL || timeout_ms < -1)
+		return -EINVAL;
 	for (;;) {
 		struct lane *lane = shmslab__lane_enter(slab);
 		uint32_t idx;
@@ -120,7 +128,9 @@ int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
 		shmslab__lane_set(lane, LANE_IDLE, 0);
 		shmslab__lane_leave(slab, lane);
 		if (err == -EAGAIN) {
-			shmslab__recover_wait(slab);
+			err = shmslab__recover_wait(slab);
+			if (err)
+				return err;
 			continue;
 		}
 		if (err != -ENOENT)
@@ -132,6 +142,34 @@ int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
 			if (left <= 0)
 				return -ETIMEDOUT;
 		}
-		shmslab__queue_wait(slab, left > INT32_MAX ? INT32_MAX : (int)left);
+		/* a signal handler that ran, or a close, ends the wait */
+		err = shmslab__queue_wait(slab, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (err)
+			return err;
 	}
+}
+
+static void recv_cancelled(void *unused)
+{
+	(void)unused;
+	call_leave();
+}
+
+/* recv_call, whose wait is a cancellation point: the call ends either way. */
+static void recv_cancellable(struct shmslab *slab, shmslab_ref *ref, int timeout_ms, int *err)
+{
+	pthread_cleanup_push(recv_cancelled, NULL);
+	*err = recv_call(slab, ref, timeout_ms);
+	pthread_cleanup_pop(0);
+}
+
+int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
+{
+	int err = call_enter(slab, true);
+
+	if (err == 0) {
+		recv_cancellable(slab, ref, timeout_ms, &err);
+		call_leave();
+	}
+	return err;
 }

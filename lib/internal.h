@@ -82,7 +82,8 @@ _Static_assert(offsetof(struct seg_header, sleepers_off) == 144, "seg_header lay
 /* Mutable segment-wide words, each hot one alone on its cache line. */
 struct seg_control {
 	_Atomic uint32_t capacity; /* slots in use now: grows, never shrinks */
-	uint8_t pad[CACHE_LINE - 4];
+	_Atomic uint32_t growing;  /* the capacity a grower is building to, 0 when none */
+	uint8_t pad[CACHE_LINE - 8];
 };
 _Static_assert(sizeof(struct seg_control) == CACHE_LINE, "seg_control layout");
 #define SEG_SHARDS_OFF (SEG_CONTROL_OFF + CACHE_LINE)
@@ -218,6 +219,7 @@ enum slot_kind {
 	KIND_QUEUED = 2,  /* in the handoff queue */
 	KIND_FREEING = 3, /* owner field = the freeing process; readers draining */
 	KIND_CACHED = 4,  /* free, kept by a thread of the owner process for its next alloc */
+	KIND_RETIRED = 5, /* its generations are used up: never handed out again */
 };
 
 struct slot_meta {
@@ -225,7 +227,8 @@ struct slot_meta {
 	_Atomic uint32_t drain; /* futex: a writer waits here for readers to leave */
 	_Atomic uint32_t next;	/* free-list link */
 	_Atomic uint32_t len;	/* message length */
-	uint32_t reserved[3];
+	_Atomic uint32_t epoch; /* the generation's high part: + 1 each time the state's wraps */
+	uint32_t reserved[2];
 	_Atomic uint64_t readers[]; /* reader_words words */
 };
 _Static_assert(sizeof(struct slot_meta) == 32, "slot_meta layout");
@@ -260,6 +263,11 @@ static inline uint32_t gen_next(uint32_t gen)
 {
 	return gen == UINT32_MAX ? 1 : gen + 1;
 }
+/* The epochs a reference can tell apart: the bits of its low word the index leaves. */
+static inline uint32_t epoch_max(uint32_t idx_bits)
+{
+	return idx_bits >= 32 ? 0 : (UINT32_C(1) << (32 - idx_bits)) - 1;
+}
 
 /* ---- Process-local state ------------------------------------------------- */
 
@@ -292,6 +300,8 @@ static inline uint64_t lock_byte_grow(const struct geometry *g)
 {
 	return (uint64_t)g->max_procs + 1;
 }
+/* Held by a creator until its segment is READY; beyond any geometry's bytes. */
+#define CREATE_LOCK_BYTE (UINT64_C(1) << 62)
 
 /*
  * Where page p is mapped.  Written once, before capacity_known is raised past
@@ -307,6 +317,7 @@ struct page_map {
 };
 
 struct shmslab {
+	_Atomic uint32_t closing; /* set by shmslab_close: calls that start now answer -EBADF */
 	int fd;	     /* the segment, mapped */
 	int lock_fd; /* the same object, never mapped: holds the entry's byte lock */
 	bool inspect_only;
@@ -342,9 +353,15 @@ int shmslab__os_shm_unlink(const char *name);
 void shmslab__os_shm_unlink_own(const char *name, int fd);
 int shmslab__os_file_size(int fd, uint64_t *size);
 int shmslab__os_reserve(int fd, uint64_t size);
+int shmslab__os_spare_fd(void);
+void shmslab__os_close(int fd);
+int shmslab__os_write_at(int fd, const void *buf, size_t len, uint64_t off);
+void shmslab__os_cancel_off(int *old);
+void shmslab__os_cancel_restore(int old);
 int shmslab__os_map(int fd, uint64_t off, uint64_t len, bool writable, void **out);
 void shmslab__os_unmap(void *addr, uint64_t len);
 int shmslab__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
+int shmslab__os_futex_wait_cancellable(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
 void shmslab__os_futex_wake(_Atomic uint32_t *word);
 int shmslab__os_lock_byte(int fd, uint64_t byte);
 int shmslab__os_same_file(int fd1, int fd2);
@@ -433,29 +450,89 @@ static inline int slot_check(struct shmslab *s, uint32_t idx)
 	return shmslab__map_refresh(s, idx);
 }
 
-/* ---- Handles and references, checked at the top of every call ---------- */
+/* ---- Calls on a handle, entered and left by every public function -------- */
 
-static inline int handle_check(const struct shmslab *s)
+/*
+ * What handle a thread is in a call on, so that shmslab_close from another
+ * thread can wait for the call to end before it frees the handle.  One per
+ * thread that ever made a call, on a list the closer walks (call.c).
+ */
+struct call_rec {
+	_Atomic uintptr_t inside; /* the struct shmslab * of the call in progress, 0 if none */
+	struct call_rec *next;
+};
+extern __thread struct call_rec *shmslab__call_self __attribute__((tls_model("initial-exec")));
+extern _Atomic uint32_t shmslab__call_fences; /* no membarrier(): each call pays its fence */
+struct call_rec *shmslab__call_rec_new(void);
+void shmslab__call_quiesce(struct shmslab *s);
+void shmslab__calls_after_fork(void);
+
+static inline void call_leave(void)
 {
+	/* release: a closer that sees 0 sees every touch of the handle before it */
+	sa_store_release_uptr(&shmslab__call_self->inside, 0);
+}
+
+/*
+ * The body of a public function: enter a call on S (ATTACHED: a handle that
+ * holds an entry, not an inspect handle), evaluate BODY, leave; the value of
+ * BODY, or call_enter's error.
+ */
+#define CALL(s, attached, body)                                   \
+	({                                                        \
+		__typeof__(body) call_result_ = call_enter((s), (attached)); \
+		if (call_result_ == 0) {                          \
+			call_result_ = (body);                    \
+			call_leave();                             \
+		}                                                 \
+		call_result_;                                     \
+	})
+
+/*
+ * Enter a call on S.  -EINVAL for NULL, -ECHILD for a handle inherited
+ * across fork, -EPERM for an inspect handle where ATTACHED is asked for,
+ * -EBADF when another thread is closing it.  On success, call_leave ends it.
+ */
+static inline int call_enter(struct shmslab *s, bool attached)
+{
+	struct call_rec *r = shmslab__call_self;
+
 	if (s == NULL)
 		return -EINVAL;
 	if (s->forked)
 		return -ECHILD;
+	if (attached && s->inspect_only)
+		return -EPERM;
+	if (__builtin_expect(r == NULL, 0) && (r = shmslab__call_rec_new()) == NULL)
+		return -ENOMEM;
+	/*
+	 * Store, then look: against the closer's store of closing, membarrier()
+	 * (or, without it, our own full fence), then look.  Either we see it
+	 * closing, or it sees us inside and waits.  relaxed: the fences order it.
+	 */
+	sa_store_relaxed_uptr(&r->inside, (uintptr_t)s);
+	/* relaxed: set once, before this thread's first call, or by a failing close */
+	if (__builtin_expect(sa_load_relaxed_u32(&shmslab__call_fences) != 0, 0))
+		sa_fence_seq_cst();
+	else
+		sa_fence_compiler();
+	/* relaxed: ordered after our store by the fence above */
+	if (__builtin_expect(sa_load_relaxed_u32(&s->closing) != 0, 0)) {
+		call_leave();
+		return -EBADF;
+	}
 	return 0;
 }
 
-static inline int handle_check_attached(const struct shmslab *s)
+/*
+ * A reference: the state word's generation in the high half; in the low,
+ * the index in its idx_bits bits and the slot's epoch in the bits above, so
+ * that a generation repeats only after 2^(64 - idx_bits) frees of one slot
+ * (and a slot that would get there retires instead).
+ */
+static inline uint32_t ref_index(const struct shmslab *s, shmslab_ref ref)
 {
-	int err = handle_check(s);
-
-	if (err == 0 && s->inspect_only)
-		return -EPERM;
-	return err;
-}
-
-static inline uint32_t ref_index(shmslab_ref ref)
-{
-	return (uint32_t)ref;
+	return (uint32_t)(ref & s->g.idx_mask);
 }
 
 static inline uint32_t ref_gen(shmslab_ref ref)
@@ -463,24 +540,64 @@ static inline uint32_t ref_gen(shmslab_ref ref)
 	return (uint32_t)(ref >> 32);
 }
 
-static inline shmslab_ref ref_make(uint32_t idx, uint32_t gen)
+static inline uint32_t ref_epoch(const struct shmslab *s, shmslab_ref ref)
 {
-	return ((uint64_t)gen << 32) | idx;
+	return s->g.idx_bits >= 32 ? 0 : (uint32_t)ref >> s->g.idx_bits;
 }
 
-/* -EINVAL for a reference that cannot name a slot of this segment. */
+/* The reference of slot IDX, which the caller holds, in generation GEN. */
+static inline shmslab_ref ref_make(const struct shmslab *s, uint32_t idx, uint32_t gen)
+{
+	/* relaxed: stored before the slot came back to the lists, which we
+	 * acquired it from */
+	uint64_t epoch = sa_load_relaxed_u32(&slot_meta(s, idx)->epoch) & epoch_max(s->g.idx_bits);
+
+	return ((uint64_t)gen << 32) | (s->g.idx_bits >= 32 ? 0 : epoch << s->g.idx_bits) | idx;
+}
+
+/* The whole generation a reference names: its epoch, then its state generation. */
+static inline uint64_t ref_want(const struct shmslab *s, shmslab_ref ref)
+{
+	return ((uint64_t)ref_epoch(s, ref) << 32) | ref_gen(ref);
+}
+
+/*
+ * Whether state ST, just read from slot M with acquire, is of the whole
+ * generation WANT.  The epoch is read after the state: it changes only
+ * while the slot is being freed, before the slot can be handed out again,
+ * so a state of a later allocation comes with its epoch.
+ */
+static inline bool st_gen_is(const struct shmslab *s, const struct slot_meta *m, uint64_t st,
+			     uint64_t want)
+{
+	return st_gen(st) == (uint32_t)want &&
+	       /* relaxed: ordered after the acquire that read ST */
+	       (sa_load_relaxed_u32(&m->epoch) & epoch_max(s->g.idx_bits)) ==
+		       (uint32_t)(want >> 32);
+}
+
+/*
+ * -EINVAL for a reference that cannot name a slot of this segment, nor one
+ * ever handed out (an epoch its slot has not reached); a page this process
+ * cannot map (-ENOMEM, ...) or an impossible capacity word: that error.
+ * Whether the slot is still in the reference's generation is for the caller
+ * to check, with the slot's state word.
+ */
 static inline int ref_check(struct shmslab *s, shmslab_ref ref)
 {
+	uint32_t idx = ref_index(s, ref);
+	int err;
+
 	if (ref == SHMSLAB_REF_NONE || ref_gen(ref) == 0)
 		return -EINVAL;
-	switch (slot_check(s, ref_index(ref))) {
-	case 0:
-		return 0;
-	case -ERANGE:
+	err = slot_check(s, idx);
+	if (err)
+		return err == -ERANGE ? -EINVAL : err;
+	/* relaxed: epochs only grow, and ours came with the reference */
+	if (ref_epoch(s, ref) >
+	    (sa_load_relaxed_u32(&slot_meta(s, idx)->epoch) & epoch_max(s->g.idx_bits)))
 		return -EINVAL;
-	default:
-		return SHMSLAB_ECORRUPT;
-	}
+	return 0;
 }
 
 /* alloc.c */
@@ -491,7 +608,8 @@ void shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint
 int shmslab__queue_put(struct shmslab *s, uint32_t idx);
 int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx);
 void shmslab__queue_wake(struct shmslab *s);
-void shmslab__queue_wait(struct shmslab *s, int ms);
+int shmslab__queue_wait(struct shmslab *s, int ms);
+void shmslab__queue_wake_all(struct shmslab *s);
 void shmslab__queue_release_sleepers(struct shmslab *s, const uint64_t *entries);
 void shmslab__queue_block(struct shmslab *s);
 void shmslab__queue_unblock(struct shmslab *s);
@@ -500,7 +618,7 @@ uint32_t shmslab__queue_cell_slot(const struct shmslab *s, uint32_t i);
 
 /* recover.c */
 int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what);
-void shmslab__recover_wait(struct shmslab *s);
+int shmslab__recover_wait(struct shmslab *s);
 
 /* freelist.c */
 int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count);
@@ -513,9 +631,9 @@ void shmslab__freelist_block(struct shmslab *s, uint32_t shard);
 void shmslab__freelist_unblock(struct shmslab *s, uint32_t shard);
 
 /* slotlock.c */
-int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen);
+int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want);
 void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx);
-int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint32_t gen);
+int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint64_t want);
 void shmslab__slot_write_unlock(struct shmslab *s, uint32_t idx, bool complete);
 void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx);
 int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen);

@@ -53,6 +53,15 @@
 	X(recover_orphan)	/* an orphan slot pushed on a blocked list */        \
 	X(recover_reclaiming)	/* a dead process's slot taken over, not yet pushed */
 
+/*
+ * The steps of creating a segment, apart: the crash tests of the list above
+ * kill a process working on a segment that exists, these its creator.
+ */
+#define SHMSLAB_KILLPOINT_CREATE_LIST(X)                                          \
+	X(create_opened)	 /* the name exists, empty */                      \
+	X(create_header_written) /* the header is in, not READY, nothing reserved */ \
+	X(create_reserved)	 /* the object has its size, slots not built */
+
 #ifdef SHMSLAB_KILLPOINTS
 void shmslab__killpoint(const char *name);
 #define KILLPOINT(name) shmslab__killpoint(#name)

@@ -41,6 +41,7 @@ uint32_t shmslab__fingerprint(void)
 		offsetof(struct seg_header, max_size),
 		SEG_CONTROL_OFF,
 		sizeof(struct seg_control),
+		offsetof(struct seg_control, growing),
 		sizeof(struct shard),
 		sizeof(struct lane),
 		sizeof(struct proc_entry),

@@ -22,6 +22,10 @@ int shmslab__map_control(struct shmslab *s, bool writable)
 	err = shmslab__os_file_size(s->fd, &size);
 	if (err)
 		return err;
+	/* a creator writes the whole header first, in one write: an empty object
+	 * may be one it has just made, anything between not ours */
+	if (size == 0)
+		return -EINPROGRESS;
 	if (size < sizeof(struct seg_header))
 		return SHMSLAB_EFORMAT;
 	err = shmslab__os_map(s->fd, 0, sizeof(struct seg_header), false, &p);
@@ -117,7 +121,8 @@ int shmslab__map_refresh(struct shmslab *s, uint32_t want)
 	known = sa_load_relaxed_u32(&s->capacity_known);
 	/* acquire: pairs with the grower's release, after the new slots were built */
 	cap = sa_load_acquire_u32(&s->control->capacity);
-	if (cap > s->g.max_slots || cap < s->g.slot_count) {
+	/* capacity only grows: a word below what we saw was written by damage */
+	if (cap > s->g.max_slots || cap < s->g.slot_count || cap < known) {
 		err = SHMSLAB_ECORRUPT;
 		goto out;
 	}

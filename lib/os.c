@@ -8,12 +8,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -57,12 +59,30 @@ int shmslab__os_shm_create(const char *name, mode_t mode, int *fd)
 	return 0;
 }
 
+/*
+ * Open the object NAME.  Anyone may put a FIFO or a device at the name, and
+ * opening a FIFO blocks until it has a writer: open without blocking, then
+ * refuse anything but a regular object (SHMSLAB_EFORMAT), whose descriptor
+ * goes back to blocking mode, for the locks that wait.
+ */
 int shmslab__os_shm_open(const char *name, bool writable, int *fd)
 {
-	int f = shm_open(name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+	struct stat st;
+	int f = shm_open(name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK, 0);
+	int err = 0;
 
 	if (f < 0)
 		return -errno;
+	if (fstat(f, &st) != 0)
+		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = SHMSLAB_EFORMAT;
+	else if (fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK) != 0)
+		err = -errno;
+	if (err) {
+		close(f);
+		return err;
+	}
 	*fd = f;
 	return 0;
 }
@@ -103,14 +123,84 @@ int shmslab__os_file_size(int fd, uint64_t *size)
  */
 int shmslab__os_reserve(int fd, uint64_t size)
 {
+	sigset_t xfsz, old, pending;
+	bool was_pending;
 	int err;
 
 	if (size > (uint64_t)INT64_MAX)
 		return -EFBIG;
+	/*
+	 * Past RLIMIT_FSIZE the kernel answers EFBIG and also sends this thread
+	 * SIGXFSZ, whose default action kills the process.  Hold the signal off
+	 * and take back the one our call raised, so that the caller gets -EFBIG
+	 * and the program's own disposition and pending signals stay as they were.
+	 */
+	sigemptyset(&xfsz);
+	sigaddset(&xfsz, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGXFSZ) == 1;
 	do
 		err = posix_fallocate(fd, 0, (off_t)size);
 	while (err == EINTR);
+	if (err == EFBIG && !was_pending) {
+		const struct timespec now = { 0, 0 };
+
+		sigtimedwait(&xfsz, NULL, &now);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -err;
+}
+
+/*
+ * A descriptor held in reserve, so that clean-up which must open one more
+ * (to check a name before removing it) can, even at the descriptor limit.
+ */
+int shmslab__os_spare_fd(void)
+{
+	int f = eventfd(0, EFD_CLOEXEC);
+
+	return f >= 0 ? f : -errno;
+}
+
+void shmslab__os_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Write all of BUF at offset OFF, extending the object as needed. */
+int shmslab__os_write_at(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Hold off pthread_cancel while a call holds a lock of its own or is half
+ * way through a change: some system calls it makes (fcntl's waits, open,
+ * read, close, sigtimedwait) are cancellation points.
+ */
+void shmslab__os_cancel_off(int *old)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, old);
+}
+
+void shmslab__os_cancel_restore(int old)
+{
+	pthread_setcancelstate(old, NULL);
 }
 
 int shmslab__os_map(int fd, uint64_t off, uint64_t len, bool writable, void **out)
@@ -123,6 +213,9 @@ int shmslab__os_map(int fd, uint64_t off, uint64_t len, bool writable, void **ou
 		 MAP_SHARED | MAP_NORESERVE, fd, (off_t)off);
 	if (p == MAP_FAILED)
 		return -errno;
+	/* a fork child may not use the segment through us: it gets none of it,
+	 * and so holds nothing of the open file it maps, nor its locks */
+	madvise(p, (size_t)len, MADV_DONTFORK);
 	*out = p;
 	return 0;
 }
@@ -136,7 +229,8 @@ void shmslab__os_unmap(void *addr, uint64_t len)
 /*
  * Sleep while *word == expected, at most timeout_ms (-1: no limit).  The
  * futex is not FUTEX_PRIVATE: its waiters and wakers are other processes.
- * Answers 0 when woken or when the word had already changed, -ETIMEDOUT.
+ * Answers 0 when woken or when the word had already changed, -ETIMEDOUT,
+ * or -EINTR when a signal handler ran.
  */
 int shmslab__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms)
 {
@@ -149,7 +243,24 @@ int shmslab__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeou
 	}
 	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, tsp, NULL, 0) == 0)
 		return 0;
-	return errno == ETIMEDOUT ? -ETIMEDOUT : 0;
+	return errno == ETIMEDOUT || errno == EINTR ? -errno : 0;
+}
+
+/*
+ * The same wait as a cancellation point: a pthread_cancel that comes while
+ * it sleeps takes effect at once (as glibc's own blocking calls do, by
+ * switching to asynchronous cancellation for the system call alone), one
+ * that came before, as the wait begins.  The caller has pushed the clean-up
+ * that undoes what it did before sleeping.
+ */
+int shmslab__os_futex_wait_cancellable(_Atomic uint32_t *word, uint32_t expected, int timeout_ms)
+{
+	int type, err;
+
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
+	err = shmslab__os_futex_wait(word, expected, timeout_ms);
+	pthread_setcanceltype(type, NULL);
+	return err;
 }
 
 void shmslab__os_futex_wake(_Atomic uint32_t *word)

@@ -90,23 +90,6 @@ struct lane *shmslab__lane_enter_slow(struct shmslab *s)
 	return &s->me->lanes[SHARED_LANE];
 }
 
-/*
- * Open the descriptor that carries the byte locks.  Not the mapped one: a
- * fork child inherits our mappings, and with them would keep the locks of a
- * mapped open file, and so our entry, alive after we die.
- */
-static int lock_fd_open(struct shmslab *s)
-{
-	int err;
-
-	if (s->lock_fd >= 0)
-		return 0;
-	err = shmslab__os_shm_open(s->name, true, &s->lock_fd);
-	if (err == 0)
-		err = shmslab__os_same_file(s->fd, s->lock_fd);
-	return err;
-}
-
 struct proc_entry *shmslab__proc_entry(const struct shmslab *s, uint32_t entry)
 {
 	return (struct proc_entry *)(s->ctl + s->g.procs_off) + entry;
@@ -224,18 +207,18 @@ static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness)
 }
 
 /*
- * Take a free entry of the process table.  A full table is searched again
- * after reclaiming the entries of processes that died.  -EUSERS when none is
- * free even then.
+ * Take a free entry of the process table, its byte lock on S->lock_fd (a
+ * descriptor of the segment that is never mapped: a mapping keeps its open
+ * file, and so its locks, alive).  A full table is searched again after
+ * reclaiming the entries of processes that died.  -EUSERS when none is free
+ * even then.
  */
 int shmslab__procs_attach(struct shmslab *s)
 {
 	const char *env = getenv("SHMSLAB_LIVENESS");
 	uint32_t liveness = env != NULL && strcmp(env, "pid") == 0 ? LIVENESS_PID : LIVENESS_OFD;
-	int err = lock_fd_open(s);
+	int err;
 
-	if (err)
-		return err;
 	for (int round = 0; round < 2; round++) {
 		for (uint32_t i = 0; i < s->g.max_procs; i++) {
 			err = claim(s, i, &liveness);

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 
 #include "internal.h"
 
@@ -100,6 +101,11 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 			continue;
 		}
 		if ((uint64_t)queued >= s->g.queue_depth) {
+			/* enq passes a ticket only after its cell was filled, and a cell
+			 * is filled only with room: more than the depth is no queue's */
+			if ((uint64_t)queued > s->g.queue_depth &&
+			    sa_load_acquire_u64(&s->queue->enq) == t)
+				return SHMSLAB_ECORRUPT;
 			if (help_deq(s))
 				continue;
 			return -ENOSPC;
@@ -127,6 +133,23 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 }
 
 /*
+ * Whether the cell of ticket T, seen empty on its lap as C, is a hole that no
+ * sender will ever fill.  enq moves past a ticket only after its cell was
+ * filled (by the sender, or by whoever saw it filled), so once enq reads
+ * past T the cell's fill is seen; if the cell still reads C, empty on T's
+ * lap, a damaged enq (or cell) left it empty for good.  An enq more than
+ * the queue's depth ahead is no queue's: not a hole to step over.
+ */
+static bool hole_at(struct shmslab *s, uint64_t t, uint64_t c)
+{
+	/* acquire: a ticket seen moved on comes with its cell's fill */
+	uint64_t ahead = sa_load_acquire_u64(&s->queue->enq) - t;
+
+	return ahead - 1 < s->g.queue_depth && sa_load_acquire_u64(cell_of(s, t)) == c &&
+	       sa_load_acquire_u64(&s->queue->deq) == t;
+}
+
+/*
  * Take the oldest slot of the queue into *idx.  -ENOENT when the queue is
  * empty, -EAGAIN when a recoverer holds the ring, SHMSLAB_ECORRUPT for a cell
  * that names no slot.  On success LANE still names the slot: the caller
@@ -145,14 +168,25 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 
 		if (c & CELL_BLOCKED)
 			return -EAGAIN;
-		if (c == cell_make(lap, 0))
-			return -ENOENT;
+		if (c == cell_make(lap, 0)) {
+			if (!hole_at(s, t, c))
+				return -ENOENT;
+			/* step over it as a receiver of nothing: the queue goes on, and
+			 * what was sent after the hole is received */
+			if (sa_cas_acq_rel_u64(cell_of(s, t), &c, cell_make(lap + 1, 0)))
+				advance(&s->queue->deq, t);
+			continue;
+		}
 		if (c == cell_make(lap + 1, 0)) {
 			advance(&s->queue->deq, t); /* emptied by another, deq not moved yet */
 			continue;
 		}
 		if (cell_lap(c) == lap && content != 0) {
-			if (slot_check(s, content - 1) != 0) {
+			int err = slot_check(s, content - 1);
+
+			if (err != 0 && err != -ERANGE)
+				return err; /* a page we cannot map: the cell keeps it */
+			if (err) {
 				if (sa_load_acquire_u64(cell_of(s, t)) == c)
 					return SHMSLAB_ECORRUPT;
 				continue;
@@ -253,13 +287,39 @@ static void sleeper_count(struct shmslab *s, bool in)
 	}
 }
 
+static void sleeper_uncount(void *s)
+{
+	sleeper_count(s, false);
+}
+
 /*
  * Sleep until a sender may have filled a cell, at most MS milliseconds (and
- * at most a slice, after which the caller looks again anyway).
+ * at most a slice, after which the caller looks again anyway).  Answers 0,
+ * -EINTR when a signal handler ran meanwhile, or -EBADF when another thread
+ * is closing S.  A cancellation point: cancelled asleep, the thread counts
+ * itself out of the sleepers on its way.
  */
-void shmslab__queue_wait(struct shmslab *s, int ms)
+/* The sleep of queue_wait, counted among the sleepers, into *ERR. */
+static void sleep_counted(struct shmslab *s, int ms, int *err)
 {
 	uint32_t seen;
+
+	pthread_cleanup_push(sleeper_uncount, s);
+	KILLPOINT(recv_waiting);
+	/* seq_cst: read after our bit is set, so a bump after it changes the word */
+	seen = sa_load_seq_cst_u32(&s->queue->signal);
+	/* relaxed: a closer sets it, then bumps signal, which our sleep sees */
+	if (sa_load_relaxed_u32(&s->closing) != 0)
+		*err = -EBADF;
+	else if (!queue_ready(s))
+		*err = shmslab__os_futex_wait_cancellable(&s->queue->signal, seen, ms);
+	KILLPOINT(recv_woken);
+	pthread_cleanup_pop(1);
+}
+
+int shmslab__queue_wait(struct shmslab *s, int ms)
+{
+	int err = 0;
 
 	if (ms < 0 || ms > QUEUE_SLICE_MS)
 		ms = QUEUE_SLICE_MS;
@@ -267,17 +327,23 @@ void shmslab__queue_wait(struct shmslab *s, int ms)
 	 * waiting that long awake spares it a wake-up call per message */
 	for (unsigned i = 0; i < QUEUE_SPIN; i++) {
 		if (queue_ready(s))
-			return;
+			return 0;
 		sa_cpu_relax();
 	}
 	sleeper_count(s, true);
-	KILLPOINT(recv_waiting);
-	/* seq_cst: read after our bit is set, so a bump after it changes the word */
-	seen = sa_load_seq_cst_u32(&s->queue->signal);
-	if (!queue_ready(s))
-		shmslab__os_futex_wait(&s->queue->signal, seen, ms);
-	KILLPOINT(recv_woken);
-	sleeper_count(s, false);
+	sleep_counted(s, ms, &err);
+	return err == -EINTR || err == -EBADF ? err : 0;
+}
+
+/* S is being closed: wake its threads asleep on the queue, to see it. */
+void shmslab__queue_wake_all(struct shmslab *s)
+{
+	/* acquire: a count above 0 comes with its sleepers' look at signal */
+	if (sa_load_acquire_u32(&s->sleeping) != 0) {
+		/* relaxed: the futex call orders the bump before its wake */
+		sa_fetch_add_relaxed_u32(&s->queue->signal, 1);
+		shmslab__os_futex_wake(&s->queue->signal);
+	}
 }
 
 /*

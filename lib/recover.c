@@ -264,6 +264,14 @@ static void settle_dead_lanes(struct shmslab *s, struct recovery *r, bool ring_o
 	}
 }
 
+/* Give back every list and cell that a recoverer holds (ours, or one that died). */
+static void unblock_all(struct shmslab *s)
+{
+	shmslab__queue_unblock(s);
+	for (uint32_t k = 0; k < s->g.shards; k++)
+		shmslab__freelist_unblock(s, k);
+}
+
 /*
  * Step 2.  With every list and every cell of the queue blocked, no slot can
  * join or leave a list or the queue.  A FREE slot on no list, or a QUEUED
@@ -316,9 +324,7 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 		settle_dead_lanes(s, r, ring_ok);
 	}
 	/* a bad chain goes back as it was: pops will report it, nothing is wedged */
-	shmslab__queue_unblock(s);
-	for (uint32_t k = 0; k < s->g.shards; k++)
-		shmslab__freelist_unblock(s, k);
+	unblock_all(s);
 	return err;
 }
 
@@ -411,20 +417,30 @@ static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
 	}
 }
 
+/*
+ * Recover, holding the recovery lock.  A recovery that cannot see every slot
+ * (no memory, no address space for a page, a capacity word no segment can
+ * have) decides nothing, but still gives back the lists and cells that a
+ * recoverer that died left blocked: otherwise everyone would wait for them.
+ */
 static int recover_locked(struct shmslab *s, struct recovery *r)
 {
-	int err = shmslab__map_refresh(s, 0);
+	int err = r->dead == NULL || r->pending == NULL ? -ENOMEM : shmslab__map_refresh(s, 0);
 
-	if (err && err != -ERANGE)
+	if (err && err != -ERANGE) {
+		unblock_all(s);
 		return err;
+	}
 	err = 0; /* -ERANGE: recovery looks at the capacity already mapped */
 	r->capacity = sa_load_acquire_u32(&s->capacity_known);
 	if (!mark_dead(s, r) && !limbo_possible(s, r))
 		return 0; /* the common case, cheap: one look at each entry and list */
 	if (limbo_possible(s, r)) {
 		r->mark = malloc(r->capacity);
-		if (r->mark == NULL)
+		if (r->mark == NULL) {
+			unblock_all(s);
 			return -ENOMEM;
+		}
 		err = recover_limbo(s, r);
 		free(r->mark);
 	}
@@ -465,15 +481,13 @@ static int total(const struct shmslab_recovery *got)
 int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
 {
 	struct recovery r;
-	int n;
+	int n, cancel;
 
 	memset(&r, 0, sizeof(r));
+	/* without these, recover_locked still unblocks what it must */
 	r.dead = calloc((s->g.max_procs + 63) / 64, sizeof(*r.dead));
 	r.pending = calloc(s->g.max_procs, sizeof(*r.pending));
-	if (r.dead == NULL || r.pending == NULL) {
-		n = -ENOMEM;
-		goto out;
-	}
+	shmslab__os_cancel_off(&cancel);
 	pthread_mutex_lock(&s->recover_lock);
 	n = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(&s->g));
 	if (n == 0) {
@@ -481,6 +495,7 @@ int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
 		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(&s->g));
 	}
 	pthread_mutex_unlock(&s->recover_lock);
+	shmslab__os_cancel_restore(cancel);
 	if (n == 0 && total(&r.got) > 0) {
 		if (what != NULL) {
 			what->slots += r.got.slots;
@@ -489,52 +504,68 @@ int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
 		}
 		n = total(&r.got);
 	}
-out:
 	free(r.dead);
 	free(r.pending);
 	return n;
 }
 
+static bool any_blocked(const struct shmslab *s)
+{
+	for (uint32_t k = 0; k < s->g.shards; k++)
+		if (shmslab__freelist_is_blocked(s, k))
+			return true;
+	return shmslab__queue_is_blocked(s);
+}
+
 /*
  * A free list or the queue is blocked: wait, in the kernel, for the
  * recoverer holding it to finish, or to die; one still blocked after that
- * was left by a recoverer that died, and we finish its work.
+ * was left by a recoverer that died, and we finish its work.  Answers 0
+ * when the caller should look again, or the error that keeps a list or cell
+ * blocked (the recovery lock cannot be taken, or a recovery failed and
+ * could not give them back either), which the caller then answers.
  */
-void shmslab__recover_wait(struct shmslab *s)
+int shmslab__recover_wait(struct shmslab *s)
 {
 	bool blocked = false;
+	int err, cancel;
 
+	shmslab__os_cancel_off(&cancel);
 	pthread_mutex_lock(&s->recover_lock);
-	if (shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(&s->g)) == 0) {
-		for (uint32_t k = 0; k < s->g.shards && !blocked; k++)
-			blocked = shmslab__freelist_is_blocked(s, k);
-		blocked = blocked || shmslab__queue_is_blocked(s);
+	err = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(&s->g));
+	if (err == 0) {
+		blocked = any_blocked(s);
 		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(&s->g));
 	}
 	pthread_mutex_unlock(&s->recover_lock);
-	if (blocked)
-		shmslab__recover(s, NULL);
+	shmslab__os_cancel_restore(cancel);
+	if (err == 0 && blocked) {
+		err = shmslab__recover(s, NULL);
+		err = err < 0 && any_blocked(s) ? err : 0;
+	}
+	return err;
 }
 
 int shmslab_recover(struct shmslab *slab)
 {
-	int err = handle_check_attached(slab);
-
-	return err ? err : shmslab__recover(slab, NULL);
+	return CALL(slab, true, shmslab__recover(slab, NULL));
 }
 
-int shmslab_recover_counts(struct shmslab *slab, struct shmslab_recovery *what)
+static int recover_counts_call(struct shmslab *slab, struct shmslab_recovery *what)
 {
-	int err = handle_check_attached(slab);
+	int err;
 
-	if (err == 0 && what == NULL)
-		err = -EINVAL;
-	if (err)
-		return err;
+	if (what == NULL)
+		return -EINVAL;
 	*what = slab->recovered;
 	err = shmslab__recover(slab, what);
 	if (err < 0)
 		return err; /* what shmslab_open reclaimed is reported next time */
 	memset(&slab->recovered, 0, sizeof(slab->recovered));
 	return total(what);
+}
+
+int shmslab_recover_counts(struct shmslab *slab, struct shmslab_recovery *what)
+{
+	return CALL(slab, true, recover_counts_call(slab, what));
 }

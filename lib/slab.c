@@ -17,7 +17,18 @@
 #define VIEW_WRITE   0x57524954u /* "WRIT" */
 #define OPEN_WAIT_MS 200	 /* how long open waits for a creator still initialising */
 
-/* ---- Open handles, so that a fork child can tell its handles are not its own */
+/*
+ * ---- Handles, and their descriptors across fork ----------------------------
+ *
+ * A fork child must not keep the parent's descriptors: the one carrying the
+ * byte locks would keep the parent's entry alive after the parent died.  The
+ * child handler closes the descriptors of every handle in the registry, so a
+ * handle is registered before its first descriptor is opened and removed
+ * only after its last is closed, and every open and close of one happens
+ * under the registry lock, which fork takes first: whatever another thread
+ * is doing at the fork, the child holds no descriptor it does not know of.
+ * Mappings are not inherited at all (MADV_DONTFORK, in the os layer).
+ */
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shmslab *registry;
@@ -33,24 +44,18 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&registry_lock);
 }
 
-/*
- * The child's copies of the lock descriptors would keep the parent's byte
- * locks, and so the parent's entries, alive after the parent dies; close
- * them.  Closing a copy does not release the lock of the parent, which keeps
- * its own descriptor.
- */
+/* Closing a copy does not release the parent's locks: it keeps its own. */
 static void atfork_child(void)
 {
 	for (struct shmslab *s = registry; s != NULL; s = s->next_open) {
 		s->forked = true;
-		if (s->fd >= 0)
-			close(s->fd);
-		if (s->lock_fd >= 0)
-			close(s->lock_fd);
+		shmslab__os_close(s->fd);
+		shmslab__os_close(s->lock_fd);
 		s->fd = -1;
 		s->lock_fd = -1;
 	}
 	shmslab__lanes_after_fork();
+	shmslab__calls_after_fork();
 	pthread_mutex_unlock(&registry_lock);
 }
 
@@ -58,29 +63,6 @@ static void atfork_register(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
-
-static void registry_add(struct shmslab *s)
-{
-	pthread_once(&atfork_once, atfork_register);
-	pthread_mutex_lock(&registry_lock);
-	s->next_open = registry;
-	registry = s;
-	pthread_mutex_unlock(&registry_lock);
-}
-
-static void registry_remove(struct shmslab *s)
-{
-	pthread_mutex_lock(&registry_lock);
-	for (struct shmslab **p = &registry; *p != NULL; p = &(*p)->next_open) {
-		if (*p == s) {
-			*p = s->next_open;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&registry_lock);
-}
-
-/* ---- Handles ------------------------------------------------------------- */
 
 static struct shmslab *handle_new(const char *name)
 {
@@ -96,16 +78,66 @@ static struct shmslab *handle_new(const char *name)
 	pthread_mutex_init(&s->grow_lock, NULL);
 	pthread_mutex_init(&s->shared_lane_lock, NULL);
 	strcpy(s->name, name);
+	pthread_once(&atfork_once, atfork_register);
+	pthread_mutex_lock(&registry_lock);
+	s->next_open = registry;
+	registry = s;
+	pthread_mutex_unlock(&registry_lock);
 	return s;
+}
+
+enum handle_fd { FD_CREATE, FD_OPEN, FD_OPEN_READ_ONLY, FD_LOCK };
+
+/*
+ * Open S's name into its mapped descriptor (FD_CREATE: a new object, of
+ * mode MODE; FD_OPEN*: an existing one) or into the descriptor that carries
+ * the byte locks (FD_LOCK: the same object, checked, never mapped), as one
+ * step for fork.
+ */
+static int handle_open(struct shmslab *s, enum handle_fd what, mode_t mode)
+{
+	int err, f = -1;
+
+	pthread_mutex_lock(&registry_lock);
+	switch (what) {
+	case FD_CREATE:
+		err = shmslab__os_shm_create(s->name, mode, &f);
+		break;
+	case FD_OPEN:
+	case FD_OPEN_READ_ONLY:
+		err = shmslab__os_shm_open(s->name, what == FD_OPEN, &f);
+		break;
+	default:
+		err = shmslab__os_shm_open(s->name, true, &f);
+		if (err == 0)
+			err = shmslab__os_same_file(s->fd, f);
+		break;
+	}
+	if (err == 0 || what == FD_LOCK) {
+		if (what == FD_LOCK)
+			s->lock_fd = f;
+		else
+			s->fd = f;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return err;
 }
 
 static void handle_free(struct shmslab *s)
 {
-	shmslab__map_release(s);
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
+	/* a fork child has none of the mappings: its addresses may be others' now */
+	if (!s->forked)
+		shmslab__map_release(s);
+	pthread_mutex_lock(&registry_lock);
+	shmslab__os_close(s->fd);
+	shmslab__os_close(s->lock_fd);
+	for (struct shmslab **p = &registry; *p != NULL; p = &(*p)->next_open) {
+		if (*p == s) {
+			*p = s->next_open;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
 	if (!s->forked) {
 		pthread_mutex_destroy(&s->map_lock);
 		pthread_mutex_destroy(&s->recover_lock);
@@ -129,28 +161,31 @@ void shmslab_config_init(struct shmslab_config *cfg)
 	cfg->shards = 0;
 }
 
-/* Lay out a new segment in S->fd: everything but the READY mark. */
+/*
+ * Lay out a new segment in S->fd: everything but the READY mark.  The
+ * header, magic first, is the first thing in the object, so that a creator
+ * that dies at any later instant leaves an object shmslab_unlink knows.
+ */
 static int segment_build(struct shmslab *s, const struct geometry *g, mode_t mode)
 {
+	struct seg_header h;
 	void *ctl;
 	int err;
 
-	/* the header goes in first, so a creator that dies now leaves an object
-	 * that shmslab_unlink recognises as a segment */
-	err = shmslab__os_reserve(s->fd, g->data_off);
-	if (err)
-		return err;
-	err = shmslab__os_map(s->fd, 0, g->data_off, true, &ctl);
+	memset(&h, 0, sizeof(h));
+	shmslab__header_fill(&h, g, (uint32_t)mode, (uint32_t)getpid(), shmslab__os_realtime_ns());
+	KILLPOINT(create_opened);
+	err = shmslab__os_write_at(s->fd, &h, sizeof(h), 0);
+	KILLPOINT(create_header_written);
+	if (err == 0)
+		err = shmslab__os_reserve(s->fd, shmslab__capacity_bytes(g, g->slot_count));
+	KILLPOINT(create_reserved);
+	if (err == 0)
+		err = shmslab__os_map(s->fd, 0, g->data_off, true, &ctl);
 	if (err)
 		return err;
 	s->g = *g;
 	shmslab__map_regions(s, ctl);
-	shmslab__header_fill(s->hdr, g, (uint32_t)mode, (uint32_t)getpid(),
-			     shmslab__os_realtime_ns());
-
-	err = shmslab__os_reserve(s->fd, shmslab__capacity_bytes(g, g->slot_count));
-	if (err)
-		return err;
 	for (uint32_t k = 0; k < g->shards; k++)
 		sa_store_relaxed_u64(&s->shards[k].head, g->idx_mask);
 	/* relaxed: nobody can attach before READY, whose release covers this */
@@ -167,7 +202,8 @@ static int segment_build(struct shmslab *s, const struct geometry *g, mode_t mod
 		/* nobody else sees the lists yet: nothing can hold them blocked */
 		(void)shmslab__freelist_push_range(s, k, first, end - first);
 	}
-	return shmslab__procs_attach(s);
+	err = handle_open(s, FD_LOCK, 0);
+	return err ? err : shmslab__procs_attach(s);
 }
 
 int shmslab_create(const char *name, const struct shmslab_config *cfg, struct shmslab **out)
@@ -175,7 +211,7 @@ int shmslab_create(const char *name, const struct shmslab_config *cfg, struct sh
 	struct shmslab_config defaults;
 	struct geometry g;
 	struct shmslab *s;
-	int err;
+	int err, spare, cancel;
 
 	if (out == NULL)
 		return -EINVAL;
@@ -190,28 +226,47 @@ int shmslab_create(const char *name, const struct shmslab_config *cfg, struct sh
 	err = shmslab__geometry_init(&g, cfg, shmslab__os_page_size(), shmslab__os_cpu_count());
 	if (err)
 		return err;
+	/* what a failed create made, it removes, even at the descriptor limit */
+	spare = shmslab__os_spare_fd();
+	if (spare < 0)
+		return spare;
 	s = handle_new(name);
-	if (s == NULL)
+	if (s == NULL) {
+		shmslab__os_close(spare);
 		return -ENOMEM;
-	err = shmslab__os_shm_create(name, cfg->mode, &s->fd);
+	}
+	shmslab__os_cancel_off(&cancel);
+	err = handle_open(s, FD_CREATE, cfg->mode);
+	if (err == 0) {
+		/* an opener that finds the object unfinished waits while this is
+		 * held; without OFD locks it cannot tell, and answers as for a
+		 * creator that died */
+		(void)shmslab__os_lock_byte(s->fd, CREATE_LOCK_BYTE);
+		err = segment_build(s, &g, cfg->mode);
+		shmslab__os_close(spare);
+		if (err)
+			shmslab__os_shm_unlink_own(name, s->fd);
+	} else {
+		shmslab__os_close(spare);
+	}
 	if (err) {
 		handle_free(s);
-		return err;
+	} else {
+		/* release: everything above is visible to whoever reads READY */
+		sa_store_release_u32(&s->hdr->init_state, INIT_READY);
+		shmslab__os_unlock_byte(s->fd, CREATE_LOCK_BYTE);
+		*out = s;
 	}
-	err = segment_build(s, &g, cfg->mode);
-	if (err) {
-		shmslab__os_shm_unlink_own(name, s->fd);
-		handle_free(s);
-		return err;
-	}
-	/* release: everything above is visible to whoever reads READY */
-	sa_store_release_u32(&s->hdr->init_state, INIT_READY);
-	registry_add(s);
-	*out = s;
-	return 0;
+	shmslab__os_cancel_restore(cancel);
+	return err;
 }
 
-/* Map and validate; give a creator that is still initialising a moment. */
+/*
+ * Map and validate.  An object that is empty, or whose header is not READY
+ * yet, may be a segment its creator is still laying out: give it a moment,
+ * then answer -EAGAIN while the creator (alive, holding its creation lock)
+ * is at it, and SHMSLAB_EFORMAT if nobody is: it never will be finished.
+ */
 static int attach_map(struct shmslab *s, bool writable)
 {
 	for (int waited = 0;; waited++) {
@@ -220,7 +275,8 @@ static int attach_map(struct shmslab *s, bool writable)
 		if (err != -EINPROGRESS)
 			return err;
 		if (waited >= OPEN_WAIT_MS)
-			return SHMSLAB_EFORMAT;
+			return shmslab__os_byte_locked(s->fd, CREATE_LOCK_BYTE) == 1 ? -EAGAIN
+										      : SHMSLAB_EFORMAT;
 		usleep(1000);
 	}
 }
@@ -228,7 +284,7 @@ static int attach_map(struct shmslab *s, bool writable)
 static int attach(const char *name, bool inspect, struct shmslab **out)
 {
 	struct shmslab *s;
-	int err;
+	int err, cancel;
 
 	if (out == NULL)
 		return -EINVAL;
@@ -240,18 +296,20 @@ static int attach(const char *name, bool inspect, struct shmslab **out)
 	if (s == NULL)
 		return -ENOMEM;
 	s->inspect_only = inspect;
-	err = shmslab__os_shm_open(name, !inspect, &s->fd);
+	shmslab__os_cancel_off(&cancel);
+	err = handle_open(s, inspect ? FD_OPEN_READ_ONLY : FD_OPEN, 0);
 	if (err == 0)
 		err = attach_map(s, !inspect);
 	if (err == 0 && !inspect)
+		err = handle_open(s, FD_LOCK, 0);
+	if (err == 0 && !inspect)
 		err = shmslab__procs_attach(s);
-	if (err) {
+	if (err)
 		handle_free(s);
-		return err;
-	}
-	registry_add(s);
-	*out = s;
-	return 0;
+	else
+		*out = s;
+	shmslab__os_cancel_restore(cancel);
+	return err;
 }
 
 int shmslab_open(const char *name, struct shmslab **out)
@@ -264,17 +322,34 @@ int shmslab_inspect(const char *name, struct shmslab **out)
 	return attach(name, true, out);
 }
 
+/*
+ * Other threads may be in calls on the handle: those that start from now on
+ * answer -EBADF, those asleep on the queue wake and answer it too, lock waits
+ * answer it within a slice, and the close waits for every call to end before
+ * it frees the handle.  A second close answers -EBADF while the first runs.
+ */
 int shmslab_close(struct shmslab *slab)
 {
+	int cancel;
+
 	if (slab == NULL)
 		return -EINVAL;
-	registry_remove(slab);
+	shmslab__os_cancel_off(&cancel);
 	/* an inherited handle only lets go of the child's copy: the parent stays */
+	if (!slab->forked) {
+		/* acq_rel: one closer wins; it sees every call that entered before */
+		if (sa_exchange_acq_rel_u32(&slab->closing, 1) != 0) {
+			shmslab__os_cancel_restore(cancel);
+			return -EBADF;
+		}
+		shmslab__call_quiesce(slab);
+	}
 	if (!slab->forked && !slab->inspect_only) {
 		shmslab__slots_leave(slab);
 		shmslab__procs_detach(slab);
 	}
 	handle_free(slab);
+	shmslab__os_cancel_restore(cancel);
 	return 0;
 }
 
@@ -283,43 +358,49 @@ int shmslab_unlink(const char *name)
 	struct seg_header h;
 	uint64_t size;
 	ssize_t got;
-	int fd, err;
+	int fd, err, cancel;
 
 	err = shmslab__name_check(name);
 	if (err)
 		return err;
+	shmslab__os_cancel_off(&cancel);
 	err = shmslab__os_shm_open(name, false, &fd);
-	if (err)
-		return err;
-	/* anything carrying our magic goes, whatever its version or state */
-	err = shmslab__os_file_size(fd, &size);
 	if (err == 0) {
-		got = size >= sizeof(h) ? pread(fd, &h, sizeof(h), 0) : 0;
-		if (got != (ssize_t)sizeof(h) || memcmp(h.magic, "shmslab", 8) != 0)
-			err = SHMSLAB_EFORMAT;
+		/*
+		 * Anything carrying our magic goes, whatever its version or state,
+		 * and so does an empty object: a creator killed before its first
+		 * write leaves one, and it holds nothing to lose.
+		 */
+		err = shmslab__os_file_size(fd, &size);
+		if (err == 0 && size != 0) {
+			got = size >= sizeof(h) ? pread(fd, &h, sizeof(h), 0) : 0;
+			if (got != (ssize_t)sizeof(h) || memcmp(h.magic, "shmslab", 8) != 0)
+				err = SHMSLAB_EFORMAT;
+		}
+		close(fd);
 	}
-	close(fd);
-	return err ? err : shmslab__os_shm_unlink(name);
+	if (err == 0)
+		err = shmslab__os_shm_unlink(name);
+	shmslab__os_cancel_restore(cancel);
+	return err;
 }
 
 /* ---- Slots --------------------------------------------------------------- */
 
-int shmslab_store(struct shmslab *slab, shmslab_ref ref, const void *msg, size_t len)
+static int store_call(struct shmslab *slab, shmslab_ref ref, const void *msg, size_t len)
 {
-	uint32_t idx = ref_index(ref);
+	uint32_t idx;
 	int err;
 
-	err = handle_check_attached(slab);
-	if (err)
-		return err;
 	if (msg == NULL && len > 0)
 		return -EINVAL;
 	err = ref_check(slab, ref);
 	if (err)
 		return err;
+	idx = ref_index(slab, ref);
 	if (len > slab->g.slot_size)
 		return -EMSGSIZE;
-	err = shmslab__slot_write_lock(slab, idx, ref_gen(ref));
+	err = shmslab__slot_write_lock(slab, idx, ref_want(slab, ref));
 	if (err)
 		return err;
 #ifdef SHMSLAB_KILLPOINTS
@@ -338,6 +419,11 @@ int shmslab_store(struct shmslab *slab, shmslab_ref ref, const void *msg, size_t
 	return 0;
 }
 
+int shmslab_store(struct shmslab *slab, shmslab_ref ref, const void *msg, size_t len)
+{
+	return CALL(slab, true, store_call(slab, ref, msg, len));
+}
+
 /* The length of the message in a slot we hold locked. */
 static int message_len(struct shmslab *s, uint32_t idx, size_t *len)
 {
@@ -349,21 +435,19 @@ static int message_len(struct shmslab *s, uint32_t idx, size_t *len)
 	return 0;
 }
 
-ssize_t shmslab_read(struct shmslab *slab, shmslab_ref ref, void *buf, size_t cap)
+static ssize_t read_call(struct shmslab *slab, shmslab_ref ref, void *buf, size_t cap)
 {
-	uint32_t idx = ref_index(ref);
+	uint32_t idx;
 	size_t len;
 	int err;
 
-	err = handle_check_attached(slab);
-	if (err)
-		return err;
 	if (buf == NULL && cap > 0)
 		return -EINVAL;
 	err = ref_check(slab, ref);
 	if (err)
 		return err;
-	err = shmslab__slot_read_lock(slab, idx, ref_gen(ref));
+	idx = ref_index(slab, ref);
+	err = shmslab__slot_read_lock(slab, idx, ref_want(slab, ref));
 	if (err)
 		return err;
 	KILLPOINT(read_locked);
@@ -376,9 +460,14 @@ ssize_t shmslab_read(struct shmslab *slab, shmslab_ref ref, void *buf, size_t ca
 	return err ? err : (ssize_t)len;
 }
 
+ssize_t shmslab_read(struct shmslab *slab, shmslab_ref ref, void *buf, size_t cap)
+{
+	return CALL(slab, true, read_call(slab, ref, buf, cap));
+}
+
 static int view_fill(struct shmslab *s, shmslab_ref ref, struct shmslab_view *v, uint32_t mode)
 {
-	uint32_t idx = ref_index(ref);
+	uint32_t idx = ref_index(s, ref);
 	size_t len;
 	int err = message_len(s, idx, &len);
 
@@ -393,19 +482,18 @@ static int view_fill(struct shmslab *s, shmslab_ref ref, struct shmslab_view *v,
 	return 0;
 }
 
-int shmslab_read_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
+static int read_begin_call(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
 {
-	uint32_t idx = ref_index(ref);
+	uint32_t idx;
 	int err;
 
-	err = handle_check_attached(slab);
-	if (err == 0 && v == NULL)
-		err = -EINVAL;
-	if (err == 0)
-		err = ref_check(slab, ref);
+	if (v == NULL)
+		return -EINVAL;
+	err = ref_check(slab, ref);
 	if (err)
 		return err;
-	err = shmslab__slot_read_lock(slab, idx, ref_gen(ref));
+	idx = ref_index(slab, ref);
+	err = shmslab__slot_read_lock(slab, idx, ref_want(slab, ref));
 	if (err)
 		return err;
 	KILLPOINT(read_locked);
@@ -415,51 +503,58 @@ int shmslab_read_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_vie
 	return err;
 }
 
+int shmslab_read_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
+{
+	return CALL(slab, true, read_begin_call(slab, ref, v));
+}
+
 /* 0 if V is a view of MODE that this process holds. */
 static int view_check(struct shmslab *s, const struct shmslab_view *v, uint32_t mode)
 {
-	int err = handle_check_attached(s);
+	int err;
 
-	if (err)
-		return err;
 	if (v == NULL || v->priv_mode != mode)
 		return -EINVAL;
 	err = ref_check(s, v->priv_ref);
 	if (err)
 		return err == SHMSLAB_ECORRUPT ? err : -EINVAL;
 	if (mode == VIEW_READ)
-		return sa_load_relaxed_u32(slot_rcount(s, ref_index(v->priv_ref))) != 0 ? 0
+		return sa_load_relaxed_u32(slot_rcount(s, ref_index(s, v->priv_ref))) != 0 ? 0
 											: -EINVAL;
-	return st_writer(sa_load_relaxed_u64(&slot_meta(s, ref_index(v->priv_ref))->state)) ==
+	return st_writer(sa_load_relaxed_u64(&slot_meta(s, ref_index(s, v->priv_ref))->state)) ==
 			       s->self + 1
 		       ? 0
 		       : -EINVAL;
 }
 
-int shmslab_read_end(struct shmslab *slab, struct shmslab_view *v)
+static int read_end_call(struct shmslab *slab, struct shmslab_view *v)
 {
 	int err = view_check(slab, v, VIEW_READ);
 
 	if (err)
 		return err;
-	shmslab__slot_read_unlock(slab, ref_index(v->priv_ref));
+	shmslab__slot_read_unlock(slab, ref_index(slab, v->priv_ref));
 	v->priv_mode = 0;
 	return 0;
 }
 
-int shmslab_write_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
+int shmslab_read_end(struct shmslab *slab, struct shmslab_view *v)
 {
-	uint32_t idx = ref_index(ref);
+	return CALL(slab, true, read_end_call(slab, v));
+}
+
+static int write_begin_call(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
+{
+	uint32_t idx;
 	int err;
 
-	err = handle_check_attached(slab);
-	if (err == 0 && v == NULL)
-		err = -EINVAL;
-	if (err == 0)
-		err = ref_check(slab, ref);
+	if (v == NULL)
+		return -EINVAL;
+	err = ref_check(slab, ref);
 	if (err)
 		return err;
-	err = shmslab__slot_write_lock(slab, idx, ref_gen(ref));
+	idx = ref_index(slab, ref);
+	err = shmslab__slot_write_lock(slab, idx, ref_want(slab, ref));
 	if (err)
 		return err;
 	err = view_fill(slab, ref, v, VIEW_WRITE);
@@ -468,7 +563,12 @@ int shmslab_write_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_vi
 	return err;
 }
 
-int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v)
+int shmslab_write_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
+{
+	return CALL(slab, true, write_begin_call(slab, ref, v));
+}
+
+static int write_end_call(struct shmslab *slab, struct shmslab_view *v)
 {
 	uint32_t idx;
 	int err = view_check(slab, v, VIEW_WRITE);
@@ -477,7 +577,7 @@ int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v)
 		return err;
 	if (v->len > slab->g.slot_size)
 		return -EMSGSIZE;
-	idx = ref_index(v->priv_ref);
+	idx = ref_index(slab, v->priv_ref);
 	/* relaxed: published by the unlock's release */
 	sa_store_relaxed_u32(&slot_meta(slab, idx)->len, (uint32_t)v->len);
 	KILLPOINT(write_end_unlocking);
@@ -486,17 +586,20 @@ int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v)
 	return 0;
 }
 
+int shmslab_write_end(struct shmslab *slab, struct shmslab_view *v)
+{
+	return CALL(slab, true, write_end_call(slab, v));
+}
+
 /* ---- Diagnostics --------------------------------------------------------- */
 
-int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
+static int stat_call(struct shmslab *slab, struct shmslab_stats *st)
 {
 	uint32_t cap;
-	int err = handle_check(slab);
+	int err;
 
-	if (err == 0 && st == NULL)
-		err = -EINVAL;
-	if (err)
-		return err;
+	if (st == NULL)
+		return -EINVAL;
 	err = shmslab__map_refresh(slab, 0);
 	if (err && err != -ERANGE)
 		return err;
@@ -517,6 +620,9 @@ int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
 			break;
 		case KIND_QUEUED:
 			st->queued++;
+			break;
+		case KIND_RETIRED:
+			st->retired++;
 			break;
 		default:
 			st->busy++;
@@ -543,27 +649,30 @@ int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
 	return 0;
 }
 
-int shmslab_slot_info(struct shmslab *slab, uint64_t index, struct shmslab_slot_info *info)
+int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
+{
+	return CALL(slab, false, stat_call(slab, st));
+}
+
+static int slot_info_call(struct shmslab *slab, uint64_t index, struct shmslab_slot_info *info)
 {
 	static const uint32_t states[] = {
 		[KIND_FREE] = SHMSLAB_SLOT_FREE,     [KIND_OWNED] = SHMSLAB_SLOT_OWNED,
 		[KIND_QUEUED] = SHMSLAB_SLOT_QUEUED, [KIND_FREEING] = SHMSLAB_SLOT_BUSY,
-		[KIND_CACHED] = SHMSLAB_SLOT_FREE,
+		[KIND_CACHED] = SHMSLAB_SLOT_FREE,   [KIND_RETIRED] = SHMSLAB_SLOT_RETIRED,
 	};
 	struct slot_meta *m;
 	uint64_t st;
-	int err = handle_check(slab);
+	int err;
 
-	if (err == 0 && (info == NULL || index > UINT32_MAX))
-		err = -EINVAL;
-	if (err)
-		return err;
+	if (info == NULL || index > UINT32_MAX)
+		return -EINVAL;
 	err = slot_check(slab, (uint32_t)index);
 	if (err)
 		return err == -ERANGE ? -EINVAL : err;
 	m = slot_meta(slab, (uint32_t)index);
 	st = sa_load_acquire_u64(&m->state);
-	if (st_kind(st) > KIND_CACHED || st_writer(st) > slab->g.max_procs ||
+	if (st_kind(st) > KIND_RETIRED || st_writer(st) > slab->g.max_procs ||
 	    st_owner(st) > slab->g.max_procs)
 		return SHMSLAB_ECORRUPT;
 	memset(info, 0, sizeof(*info));
@@ -577,6 +686,11 @@ int shmslab_slot_info(struct shmslab *slab, uint64_t index, struct shmslab_slot_
 	info->readers = shmslab__slot_reader_count(slab, (uint32_t)index);
 	info->torn = (st_low(st) & ST_TORN) != 0;
 	return 0;
+}
+
+int shmslab_slot_info(struct shmslab *slab, uint64_t index, struct shmslab_slot_info *info)
+{
+	return CALL(slab, false, slot_info_call(slab, index, info));
 }
 
 /* What ENTRY holds, counted over every slot. */
@@ -599,7 +713,7 @@ static void proc_holdings(struct shmslab *s, uint32_t entry, struct shmslab_proc
 	}
 }
 
-int shmslab_proc_info(struct shmslab *slab, uint32_t entry, struct shmslab_proc_info *info)
+static int proc_info_call(struct shmslab *slab, uint32_t entry, struct shmslab_proc_info *info)
 {
 	static const uint32_t died_in[] = {
 		[LANE_IDLE] = 0,
@@ -609,12 +723,11 @@ int shmslab_proc_info(struct shmslab *slab, uint32_t entry, struct shmslab_proc_
 	};
 	const struct proc_entry *e;
 	uint32_t state;
-	int err = handle_check(slab);
+	int err;
 
-	if (err == 0 && (info == NULL || entry >= slab->g.max_procs))
-		err = -EINVAL;
-	if (err == 0)
-		err = shmslab__map_refresh(slab, 0);
+	if (info == NULL || entry >= slab->g.max_procs)
+		return -EINVAL;
+	err = shmslab__map_refresh(slab, 0);
 	if (err && err != -ERANGE)
 		return err;
 	e = shmslab__proc_entry(slab, entry);
@@ -639,6 +752,11 @@ int shmslab_proc_info(struct shmslab *slab, uint32_t entry, struct shmslab_proc_
 		}
 	}
 	return 0;
+}
+
+int shmslab_proc_info(struct shmslab *slab, uint32_t entry, struct shmslab_proc_info *info)
+{
+	return CALL(slab, false, proc_info_call(slab, entry, info));
 }
 
 const char *shmslab_strerror(int err)

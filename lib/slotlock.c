@@ -45,11 +45,13 @@ static bool holds_no_lock(uint32_t state)
 	return state != PROC_LIVE && state != PROC_DEAD;
 }
 
-static bool st_readable(uint64_t st, uint32_t gen)
+/* Whether ST, just read from M with acquire, is that of the generation WANT, held. */
+static bool st_readable(const struct shmslab *s, const struct slot_meta *m, uint64_t st,
+			uint64_t want)
 {
 	uint32_t kind = st_kind(st);
 
-	return (kind == KIND_OWNED || kind == KIND_QUEUED) && st_gen(st) == gen;
+	return (kind == KIND_OWNED || kind == KIND_QUEUED) && st_gen_is(s, m, st, want);
 }
 
 /*
@@ -98,6 +100,9 @@ int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 	if (shmslab__os_futex_wait(state_futex(m), st_low(seen), WAIT_SLICE_MS) != -ETIMEDOUT ||
 	    writer == 0)
 		return 0;
+	/* relaxed: a closer waits for us; seen at the latest a slice after it set it */
+	if (sa_load_relaxed_u32(&s->closing) != 0)
+		return -EBADF;
 	if (writer_names_nobody(s, m, seen))
 		return SHMSLAB_ECORRUPT;
 	if (!shmslab__proc_alive(s, writer - 1))
@@ -172,7 +177,7 @@ static void reader_bit(uint32_t entry, uint32_t *word, uint64_t *bit)
 	*bit = UINT64_C(1) << (entry % 64);
 }
 
-int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
+int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want)
 {
 	struct slot_meta *m = slot_meta(s, idx);
 	_Atomic uint32_t *rc = slot_rcount(s, idx);
@@ -196,7 +201,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
 			 * deadlock a thread that already holds a read lock here.
 			 */
 			st = sa_load_acquire_u64(&m->state);
-			if (!st_readable(st, gen))
+			if (!st_readable(s, m, st, want))
 				return -ESTALE;
 			if (st_low(st) & ST_TORN)
 				return -EOWNERDEAD;
@@ -211,7 +216,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
 		sa_fetch_or_seq_cst_u64(&m->readers[word], bit);
 		KILLPOINT(read_bit_set);
 		st = sa_load_seq_cst_u64(&m->state);
-		if (st_readable(st, gen) && st_writer(st) == 0 && !(st_low(st) & ST_TORN)) {
+		if (st_readable(s, m, st, want) && st_writer(st) == 0 && !(st_low(st) & ST_TORN)) {
 			/* release: the hold is published to our other threads */
 			sa_store_release_u32(rc, 1);
 			return 0;
@@ -219,7 +224,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
 		sa_fetch_and_seq_cst_u64(&m->readers[word], ~bit);
 		drain_notify(m);
 		sa_store_release_u32(rc, 0);
-		if (!st_readable(st, gen))
+		if (!st_readable(s, m, st, want))
 			return -ESTALE;
 		if (st_writer(st) == 0)
 			return -EOWNERDEAD;
@@ -281,6 +286,10 @@ void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
 			if (shmslab__os_futex_wait(&m->drain, 1, WAIT_SLICE_MS) == -ETIMEDOUT) {
 				recover_dead_readers(s, idx);
 				ignored |= stray_readers(s, idx, w);
+				/* relaxed, as in wait_writer: our own reads end with the close
+				 * that waits for us, and they are over for this slot */
+				if (sa_load_relaxed_u32(&s->closing) != 0 && s->self / 64 == w)
+					ignored |= UINT64_C(1) << (s->self % 64);
 			}
 		}
 	}
@@ -288,13 +297,13 @@ void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
 	sa_store_relaxed_u32(&m->drain, 0);
 }
 
-int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint32_t gen)
+int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint64_t want)
 {
 	struct slot_meta *m = slot_meta(s, idx);
 	uint64_t st = sa_load_acquire_u64(&m->state);
 
 	for (;;) {
-		if (!st_readable(st, gen))
+		if (!st_readable(s, m, st, want))
 			return -ESTALE;
 		if (st_writer(st) != 0) {
 			int err = shmslab__slot_wait_writer(s, idx, st);

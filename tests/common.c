@@ -11,11 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common.h"
+
+extern char **environ;
 
 /* The pid of the runner process: forked test children inherit it. */
 static pid_t runner_pid;
@@ -91,6 +95,29 @@ const char *test_program(const char *relative)
 
 	snprintf(path, sizeof(path), "%s/%s", top ? top : ".", relative);
 	return path;
+}
+
+int test_run(const char *program, const char *const args[], const char *killpoint)
+{
+	char *argv[16], *envp[256], kpvar[96];
+	int n = 0, e = 0, status;
+	pid_t pid;
+
+	argv[n++] = (char *)test_program(program);
+	for (; args[n - 1] != NULL && n < 15; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	for (char **p = environ; *p != NULL && e < 254; p++)
+		if (strncmp(*p, "SHMSLAB_KILLPOINT=", 18) != 0)
+			envp[e++] = *p;
+	if (killpoint != NULL) {
+		snprintf(kpvar, sizeof(kpvar), "SHMSLAB_KILLPOINT=%s", killpoint);
+		envp[e++] = kpvar;
+	}
+	envp[e] = NULL;
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv, envp), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
 }
 
 void *test_map_raw(const char *name, size_t *len)

@@ -34,6 +34,13 @@ int test_main(Suite *suite);
 /* Path of a program built in the tree, e.g. "tests/slab-helper". */
 const char *test_program(const char *relative);
 
+/*
+ * Run the tree's PROGRAM with ARGS (NULL-terminated), and with
+ * SHMSLAB_KILLPOINT=KILLPOINT in its environment if KILLPOINT is not NULL;
+ * answer its wait status.
+ */
+int test_run(const char *program, const char *const args[], const char *killpoint);
+
 /* Map the whole object NAME read-write, bypassing the library; *len gets its size. */
 void *test_map_raw(const char *name, size_t *len);
 

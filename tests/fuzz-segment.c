@@ -38,6 +38,7 @@ struct region {
 };
 
 static char name[64];
+static struct geometry geo;
 static uint8_t *pristine;
 static size_t pristine_len;
 static struct region regions[2 + MAX_PAGES * 2];
@@ -131,6 +132,7 @@ static void prepare(void)
 		    s->g.page_off[p] + s->g.page_meta_bytes[p] <= pristine_len)
 			regions[nregions++] =
 				(struct region){ s->g.page_off[p], s->g.page_meta_bytes[p] };
+	geo = s->g;
 	pristine = malloc(pristine_len);
 	if (pristine == NULL || pread(fd, pristine, pristine_len, 0) != (ssize_t)pristine_len)
 		die("read", -EIO);
@@ -138,12 +140,11 @@ static void prepare(void)
 	shmslab_close(s);
 }
 
-/* Put the snapshot back as the segment's bytes, damaged per SEED. */
-static void damage(uint64_t seed)
+/* Put the snapshot back as the segment's bytes; answer where they are mapped. */
+static uint8_t *restore(void)
 {
 	int fd = shm_open(name, O_RDWR, 0);
 	uint8_t *b;
-	unsigned n;
 
 	if (fd < 0 || ftruncate(fd, (off_t)pristine_len) != 0)
 		die("shm_open", -errno);
@@ -152,6 +153,60 @@ static void damage(uint64_t seed)
 	if (b == MAP_FAILED)
 		die("mmap", -errno);
 	memcpy(b, pristine, pristine_len);
+	return b;
+}
+
+/* The damages that a single hostile word makes, each named. */
+static const char *const targeted[] = {
+	"capacity lowered under slots in use",
+	"enq moved one ahead",
+	"enq moved seven ahead",
+	"generation 0 in every slot that is not free",
+};
+#define TARGETED (sizeof(targeted) / sizeof(targeted[0]))
+
+static _Atomic uint64_t *state_of(uint8_t *b, uint32_t idx)
+{
+	uint32_t p = page_of(&geo, idx);
+
+	return (_Atomic uint64_t *)(b + geo.page_off[p] +
+				    (uint64_t)(idx - page_start(&geo, p)) * geo.meta_size);
+}
+
+/* Put the snapshot back with the targeted damage WHICH. */
+static void damage_targeted(unsigned which)
+{
+	uint8_t *b = restore();
+	struct seg_control *ctl = (struct seg_control *)(b + SEG_CONTROL_OFF);
+	struct queue_control *q = (struct queue_control *)(b + geo.queue_off);
+	uint32_t cap = atomic_load(&ctl->capacity);
+
+	switch (which) {
+	case 0:
+		atomic_store(&ctl->capacity, geo.slot_count);
+		break;
+	case 1:
+	case 2:
+		atomic_fetch_add(&q->enq, which == 1 ? 1 : 7);
+		break;
+	default:
+		for (uint32_t i = 0; i < cap; i++) {
+			uint64_t st = atomic_load(state_of(b, i));
+
+			if (st_kind(st) != KIND_FREE)
+				atomic_store(state_of(b, i), st & UINT32_MAX);
+		}
+		break;
+	}
+	munmap(b, pristine_len);
+}
+
+/* Put the snapshot back as the segment's bytes, damaged per SEED. */
+static void damage(uint64_t seed)
+{
+	uint8_t *b = restore();
+	unsigned n;
+
 	rng = seed * 0x9e3779b97f4a7c15ull + 1;
 	n = seed == 0 ? 0 : 1 + (unsigned)(next() % MUTATIONS);
 	for (unsigned i = 0; i < n; i++) {
@@ -176,9 +231,24 @@ static void damage(uint64_t seed)
 	munmap(b, pristine_len);
 }
 
+/* Whether two of the N references name one slot: a slot with two owners. */
+static bool two_owners(struct shmslab *s, const shmslab_ref *refs, int n)
+{
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (refs[i] != SHMSLAB_REF_NONE && refs[j] != SHMSLAB_REF_NONE &&
+			    ref_index(s, refs[i]) == ref_index(s, refs[j]))
+				return true;
+	return false;
+}
+
+#define USE_FAILED     1 /* a call that works on an undamaged segment did not */
+#define USE_TWO_OWNERS 4 /* two references held at once named one slot */
+
 /*
- * Every call, on whatever is there.  Answers 0 when each call that should
- * work on an undamaged segment did (only checked for seed 0).
+ * Every call, on whatever is there.  Answers 0, or USE_FAILED when a call
+ * that should work on an undamaged segment did not (only checked for seed
+ * 0), or USE_TWO_OWNERS when the calls handed out one slot twice.
  */
 static int use(void)
 {
@@ -187,9 +257,9 @@ static int use(void)
 	struct shmslab_view v;
 	struct shmslab_slot_info si;
 	struct shmslab_proc_info pi;
-	shmslab_ref refs[6], got;
+	shmslab_ref refs[6 + 64], got;
 	char buf[128];
-	int bad = 0;
+	int bad = 0, held = 6;
 
 	if (shmslab_inspect(name, &look) == 0) {
 		bad |= shmslab_stat(look, &st) != 0;
@@ -223,9 +293,13 @@ static int use(void)
 			bad = 1;
 	}
 	/* what was queued before comes out, then three of ours go through */
-	for (int i = 0; i < 64 && shmslab_recv(s, &got, 0) == 0; i++) {
-		(void)!shmslab_read(s, got, buf, sizeof(buf));
-		bad |= shmslab_free(s, got) != 0;
+	for (int i = 0; i < 64 && shmslab_recv(s, &got, 0) == 0; i++)
+		refs[held++] = got;
+	if (two_owners(s, refs, held))
+		return USE_TWO_OWNERS;
+	for (int i = 6; i < held; i++) {
+		(void)!shmslab_read(s, refs[i], buf, sizeof(buf));
+		bad |= shmslab_free(s, refs[i]) != 0;
 	}
 	for (int i = 0; i < 3; i++)
 		bad |= refs[i] == SHMSLAB_REF_NONE || shmslab_send(s, refs[i]) != 0;
@@ -252,13 +326,12 @@ static int use(void)
 	return bad;
 }
 
-/* Run use() in a child on the segment damaged per SEED: its wait status. */
-static int run(uint64_t seed)
+/* Run use() in a child on the segment as damaged: its wait status. */
+static int run_use(void)
 {
 	pid_t pid;
 	int status;
 
-	damage(seed);
 	pid = fork();
 	if (pid < 0)
 		die("fork", -errno);
@@ -269,6 +342,19 @@ static int run(uint64_t seed)
 	if (waitpid(pid, &status, 0) != pid)
 		die("waitpid", -errno);
 	return status;
+}
+
+/* A run that failed: it crashed, hung, or handed out a slot twice. */
+static bool failed(int status)
+{
+	return WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == USE_TWO_OWNERS);
+}
+
+static const char *why(int status)
+{
+	if (WIFEXITED(status))
+		return "gave one slot two owners";
+	return WTERMSIG(status) == SIGALRM ? "hung" : "crashed";
 }
 
 int main(int argc, char **argv)
@@ -296,28 +382,43 @@ int main(int argc, char **argv)
 		shm_unlink(name);
 		return status;
 	}
-	printf("1..2\n");
-	status = run(0);
+	printf("1..3\n");
+	damage(0);
+	status = run_use();
 	printf("%s 1 - undamaged, every call works (status %#x)\n",
 	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "not ok", status);
+	for (unsigned i = 0; i < TARGETED && failed_status == 0; i++) {
+		damage_targeted(i);
+		status = run_use();
+		if (failed(status)) {
+			failed_status = status;
+			printf("not ok 2 - %s: the calls %s (status %#x)\n", targeted[i],
+			       why(status), status);
+		}
+	}
+	if (failed_status == 0)
+		printf("ok 2 - one hostile word (capacity lowered, enq moved ahead, generation 0): "
+		       "every call came back, no slot had two owners\n");
+	failed_status = 0;
 	deadline = test_now_ms() + seconds * 1000;
 	while (test_now_ms() < deadline && failed_status == 0) {
 		runs++;
-		status = run(runs);
-		if (WIFSIGNALED(status)) {
+		damage(runs);
+		status = run_use();
+		if (failed(status)) {
 			failed_seed = runs;
 			failed_status = status;
 		}
 	}
 	shm_unlink(name);
 	if (failed_status == 0)
-		printf("ok 2 - %llu damaged segments: every call came back, none crashed\n",
+		printf("ok 3 - %llu damaged segments: every call came back, none crashed, no slot "
+		       "had two owners\n",
 		       (unsigned long long)runs);
 	else
-		printf("not ok 2 - seed %llu: the calls %s (signal %d); "
+		printf("not ok 3 - seed %llu: the calls %s (status %#x); "
 		       "tests/fuzz-segment --seed %llu reproduces it\n",
-		       (unsigned long long)failed_seed,
-		       WTERMSIG(failed_status) == SIGALRM ? "hung" : "crashed",
-		       WTERMSIG(failed_status), (unsigned long long)failed_seed);
-	return failed_status != 0;
+		       (unsigned long long)failed_seed, why(failed_status), failed_status,
+		       (unsigned long long)failed_seed);
+	return 0;
 }

@@ -107,6 +107,10 @@ static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, bool q
 		if (!queued)
 			return fail(buf, len, "slot %u is queued but in no cell: lost", i);
 		return NULL;
+	case KIND_RETIRED:
+		if (listed || owner != 0 || writer != 0)
+			return fail(buf, len, "retired slot %u is listed, owned or written", i);
+		return NULL;
 	default:
 		return fail(buf, len, "slot %u is caught between states (kind %u, owner %u)", i,
 			    kind, owner);
@@ -196,11 +200,13 @@ const char *invariant_check(struct shmslab *s, char *buf, size_t len)
 	if (err)
 		return fail(buf, len, "stat: %s", shmslab_strerror(err));
 	cap = (uint32_t)st.slot_count;
-	if (st.available + st.allocated + st.queued != cap || st.busy != 0)
+	if (st.available + st.allocated + st.queued + st.retired != cap || st.busy != 0)
 		return fail(buf, len,
-			    "available %llu + allocated %llu + queued %llu != %u (busy %llu)",
+			    "available %llu + allocated %llu + queued %llu + retired %llu != %u "
+			    "(busy %llu)",
 			    (unsigned long long)st.available, (unsigned long long)st.allocated,
-			    (unsigned long long)st.queued, cap, (unsigned long long)st.busy);
+			    (unsigned long long)st.queued, (unsigned long long)st.retired, cap,
+			    (unsigned long long)st.busy);
 	on_list = calloc(cap, 1);
 	in_queue = calloc(cap, 1);
 	why = walk_lists(s, cap, on_list, buf, len);

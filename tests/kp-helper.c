@@ -7,6 +7,7 @@
  *
  *   kp-helper NAME            run the scenario on segment NAME
  *   kp-helper NAME send REF   only send REF (a slot of another process)
+ *   kp-helper NAME create     only create segment NAME (8 slots of 64 bytes)
  *
  * The segment needs room to grow beyond its first page (test-recover makes
  * it 8 slots growing to 64).  Exit status 0 when the scenario ran to its end,
@@ -37,11 +38,21 @@ int main(int argc, char **argv)
 	char buf[64];
 	int n = 0;
 
-	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "send") == 0)) {
-		fprintf(stderr, "usage: kp-helper NAME [send REF]\n");
+	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "send") == 0) &&
+	    !(argc == 3 && strcmp(argv[2], "create") == 0)) {
+		fprintf(stderr, "usage: kp-helper NAME [send REF | create]\n");
 		return 2;
 	}
 	segment = argv[1];
+	if (argc == 3) {
+		struct shmslab_config cfg;
+
+		shmslab_config_init(&cfg);
+		cfg.slot_count = 8;
+		cfg.slot_size = 64;
+		need(shmslab_create(segment, &cfg, &slab), "create");
+		return shmslab_close(slab) == 0 ? 0 : 1;
+	}
 	if (argc == 4) {
 		need(shmslab_open(segment, &slab), "open");
 		need(shmslab_send(slab, strtoull(argv[3], NULL, 0)), "send");

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -189,6 +190,51 @@ START_TEST(test_growth_hostile_capacity)
 }
 END_TEST
 
+/*
+ * A capacity word lowered under slots in use (still within the limits): the
+ * process that saw more refuses it, and no process builds those slots again,
+ * so no slot is handed to a second owner.
+ */
+START_TEST(test_growth_capacity_lowered)
+{
+	static shmslab_ref refs[384];
+	struct shmslab *newcomer;
+	shmslab_ref extra;
+	size_t len;
+	uint8_t *raw;
+	struct seg_control *ctl;
+	char msg[16], got[16];
+
+	/* pages of 128 and 256 slots, all in use */
+	for (int i = 0; i < 384; i++) {
+		ck_assert_int_eq(shmslab_alloc(slab, &refs[i]), 0);
+		snprintf(msg, sizeof(msg), "slot %d", i);
+		ck_assert_int_eq(shmslab_store(slab, refs[i], msg, strlen(msg)), 0);
+	}
+	ck_assert_uint_eq(capacity(slab), 384);
+	raw = test_map_raw(name, &len);
+	ctl = (struct seg_control *)(raw + SEG_CONTROL_OFF);
+	atomic_store(&ctl->capacity, 128);
+	/* a newcomer sees only 128 slots: growing would build 128..383 again */
+	ck_assert_int_eq(shmslab_open(name, &newcomer), 0);
+	ck_assert_int_eq(shmslab_alloc(newcomer, &extra), SHMSLAB_ECORRUPT);
+	shmslab_close(newcomer);
+	/* we saw 384: less is damage, and so is building what we hold */
+	ck_assert_int_eq(shmslab_alloc(slab, &extra), SHMSLAB_ECORRUPT);
+	ck_assert_int_eq(shmslab_stat(slab, &(struct shmslab_stats){ 0 }), SHMSLAB_ECORRUPT);
+	atomic_store(&ctl->capacity, 384);
+	munmap(raw, len);
+	for (int i = 0; i < 384; i++) {
+		ssize_t n = shmslab_read(slab, refs[i], got, sizeof(got));
+
+		snprintf(msg, sizeof(msg), "slot %d", i);
+		ck_assert_int_eq(n, (ssize_t)strlen(msg));
+		ck_assert_int_eq(memcmp(got, msg, (size_t)n), 0);
+		ck_assert_int_eq(shmslab_free(slab, refs[i]), 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("growth");
@@ -201,6 +247,7 @@ int main(void)
 	tcase_add_test(tc, test_growth_seen_by_other_process);
 	tcase_add_test(tc, test_growth_concurrent);
 	tcase_add_test(tc, test_growth_hostile_capacity);
+	tcase_add_test(tc, test_growth_capacity_lowered);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -159,6 +160,102 @@ START_TEST(test_procs_fork_child_drops_parent_lock)
 }
 END_TEST
 
+struct churn {
+	_Atomic int stop;
+	int rounds;
+};
+
+/* Open and close the segment, over and over, while another thread forks. */
+static void *open_close(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		struct shmslab *s;
+
+		if (shmslab_open(name, &s) == 0)
+			shmslab_close(s);
+		c->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * A process forks while another of its threads opens and closes the
+ * segment, and dies; its children live on.  None of them keeps a descriptor
+ * of a handle that was half open or half closed at the fork: the dead
+ * process's entry reads dead at once, and every entry can be claimed again.
+ */
+START_TEST(test_procs_fork_racing_open_and_close)
+{
+	enum { FORKS = 200 };
+	int hold[2], report[2], status;
+	pid_t racer;
+
+	ck_assert_int_eq(pipe(hold), 0);
+	ck_assert_int_eq(pipe(report), 0);
+	racer = fork();
+	ck_assert_int_ge(racer, 0);
+	if (racer == 0) {
+		struct churn c = { 0, 0 };
+		struct shmslab *held;
+		pthread_t t;
+		char ok = 1;
+
+		close(hold[1]);
+		close(report[0]);
+		if (shmslab_open(name, &held) != 0)
+			_exit(1);
+		pthread_create(&t, NULL, open_close, &c);
+		for (int i = 0; i < FORKS; i++) {
+			pid_t child = fork();
+
+			if (child == 0) {
+				char byte;
+
+				/* lives until the test closes its end of the pipe */
+				while (read(hold[0], &byte, 1) > 0)
+					;
+				_exit(0);
+			}
+		}
+		atomic_store(&c.stop, 1);
+		pthread_join(t, NULL);
+		/* one last open, held, to die with */
+		if (write(report[1], &ok, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(hold[0]);
+	close(report[1]);
+	{
+		char byte;
+
+		ck_assert_int_eq(read(report[0], &byte, 1), 1);
+	}
+	ck_assert_int_eq(kill(racer, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(racer, &status, 0), racer);
+	/* the dead process's entry is dead now, whatever its children hold */
+	ck_assert_int_gt(shmslab_recover(creator), 0);
+	{
+		struct shmslab_stats st;
+		struct shmslab *others[PROCS - 1];
+
+		ck_assert_int_eq(shmslab_stat(creator, &st), 0);
+		ck_assert_uint_eq(st.procs, 1);
+		ck_assert_uint_eq(st.dead_procs, 0);
+		/* and every other entry can be claimed */
+		for (int i = 0; i < PROCS - 1; i++)
+			ck_assert_int_eq(shmslab_open(name, &others[i]), 0);
+		for (int i = 0; i < PROCS - 1; i++)
+			shmslab_close(others[i]);
+	}
+	close(hold[1]); /* the children end */
+	close(report[0]);
+}
+END_TEST
+
 START_TEST(test_procs_child_attaches_itself)
 {
 	struct shmslab_proc_info info;
@@ -203,6 +300,7 @@ int main(void)
 	tcase_add_test(tc, test_procs_liveness_lock);
 	tcase_add_test(tc, test_procs_fork_child_drops_parent_lock);
 	tcase_add_test(tc, test_procs_child_attaches_itself);
+	tcase_add_test(tc, test_procs_fork_racing_open_and_close);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }

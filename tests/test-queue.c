@@ -228,7 +228,7 @@ START_TEST(test_queue_corrupt_writer)
 
 	create(8, 8);
 	ref = message("locked");
-	m = slot_meta(slab, ref_index(ref));
+	m = slot_meta(slab, ref_index(slab, ref));
 	st = atomic_load(&m->state);
 	atomic_store(&m->state, st | ST_WRITER_MASK);
 	ck_assert_int_eq(shmslab_read(slab, ref, buf, sizeof(buf)), SHMSLAB_ECORRUPT);
@@ -237,6 +237,64 @@ START_TEST(test_queue_corrupt_writer)
 	ck_assert_int_ge(shmslab_recover(slab), 0);
 	atomic_store(&m->state, st);
 	ck_assert_int_eq(shmslab_free(slab, ref), 0);
+}
+END_TEST
+
+/*
+ * enq moved ahead by damage leaves cells that no sender will ever fill:
+ * receivers step over them, and every message sent after still arrives, in
+ * order.  An enq further ahead than the queue can hold is no queue's.
+ */
+START_TEST(test_queue_hole_is_stepped_over)
+{
+	const uint64_t moves[] = { 1, 7 };
+	shmslab_ref sent[3], got;
+
+	create(16, 16);
+	for (size_t k = 0; k < sizeof(moves) / sizeof(moves[0]); k++) {
+		atomic_fetch_add(&slab->queue->enq, moves[k]);
+		for (int i = 0; i < 3; i++) {
+			char text[8];
+
+			snprintf(text, sizeof(text), "m%d", i);
+			sent[i] = message(text);
+			ck_assert_int_eq(shmslab_send(slab, sent[i]), 0);
+		}
+		for (int i = 0; i < 3; i++) {
+			ck_assert_int_eq(shmslab_recv(slab, &got, 0), 0);
+			ck_assert_uint_eq(got, sent[i]);
+			ck_assert_int_eq(shmslab_free(slab, got), 0);
+		}
+		ck_assert_int_eq(shmslab_recv(slab, &got, 0), -EAGAIN);
+	}
+	got = message("late");
+	atomic_fetch_add(&slab->queue->enq, 1000);
+	ck_assert_int_eq(shmslab_send(slab, got), SHMSLAB_ECORRUPT);
+	atomic_fetch_sub(&slab->queue->enq, 1000);
+	ck_assert_int_eq(shmslab_send(slab, got), 0);
+	ck_assert_int_eq(shmslab_recv(slab, &got, 0), 0);
+	ck_assert_int_eq(shmslab_free(slab, got), 0);
+}
+END_TEST
+
+/* A queued slot whose generation damage set to 0 is received with a valid reference. */
+START_TEST(test_queue_generation_zero_repaired)
+{
+	shmslab_ref ref, got;
+	struct slot_meta *m;
+	char buf[8];
+
+	create(8, 8);
+	ref = message("zero");
+	ck_assert_int_eq(shmslab_send(slab, ref), 0);
+	m = slot_meta(slab, ref_index(slab, ref));
+	atomic_store(&m->state, atomic_load(&m->state) & UINT32_MAX);
+	ck_assert_int_eq(shmslab_recv(slab, &got, 0), 0);
+	ck_assert_uint_ne(got, SHMSLAB_REF_NONE);
+	ck_assert_uint_ne(got >> 32, 0);
+	ck_assert_int_eq(shmslab_read(slab, got, buf, sizeof(buf)), 4);
+	ck_assert_int_eq(shmslab_free(slab, got), 0);
+	ck_assert_int_eq(shmslab_free(slab, got), -ESTALE);
 }
 END_TEST
 
@@ -457,6 +515,8 @@ int main(void)
 	tcase_add_test(tc, test_queue_corrupt);
 	tcase_add_test(tc, test_queue_corrupt_writer);
 	tcase_add_test(tc, test_queue_timeouts);
+	tcase_add_test(tc, test_queue_hole_is_stepped_over);
+	tcase_add_test(tc, test_queue_generation_zero_repaired);
 	tcase_add_test(tc, test_queue_blocks_in_kernel);
 	tcase_add_test(tc, test_queue_wakes_early_consumer);
 	tcase_add_test(tc, test_queue_exactly_once_fifo_2p2c);

@@ -48,49 +48,33 @@ static void create(uint32_t slots, uint32_t max_slots, uint32_t max_procs)
 }
 
 /*
- * Run PROGRAM (a test program) with ARGS, SHMSLAB_KILLPOINT=KP if KP is set;
- * with OUT, its stdout is a pipe we read; with IN, its stdin a pipe we hold.
+ * Run PROGRAM (a test program) with ARGS; its stdout is a pipe we read from
+ * *OUT, its stdin one we hold in *IN: it runs until we close it.
  */
-static pid_t spawn(const char *program, const char *const args[], const char *kp, int *in, int *out)
+static pid_t spawn(const char *program, const char *const args[], int *in, int *out)
 {
-	char *argv[8], *envp[64], kpvar[96];
+	char *argv[8];
 	posix_spawn_file_actions_t fa;
-	int pipefd[2], inpipe[2], n = 0, e = 0;
+	int pipefd[2], inpipe[2], n = 0;
 	pid_t pid;
 
 	argv[n++] = (char *)test_program(program);
 	for (; args[n - 1] != NULL; n++)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
-	for (char **p = environ; *p != NULL && e < 62; p++)
-		if (strncmp(*p, "SHMSLAB_KILLPOINT=", 18) != 0)
-			envp[e++] = *p;
-	if (kp != NULL) {
-		snprintf(kpvar, sizeof(kpvar), "SHMSLAB_KILLPOINT=%s", kp);
-		envp[e++] = kpvar;
-	}
-	envp[e] = NULL;
+	ck_assert_int_eq(pipe(pipefd), 0);
+	ck_assert_int_eq(pipe(inpipe), 0);
 	posix_spawn_file_actions_init(&fa);
-	if (out != NULL) {
-		ck_assert_int_eq(pipe(pipefd), 0);
-		posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-		posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-	}
-	if (in != NULL) {
-		ck_assert_int_eq(pipe(inpipe), 0);
-		posix_spawn_file_actions_adddup2(&fa, inpipe[0], 0);
-		posix_spawn_file_actions_addclose(&fa, inpipe[1]);
-	}
-	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	posix_spawn_file_actions_adddup2(&fa, inpipe[0], 0);
+	posix_spawn_file_actions_addclose(&fa, inpipe[1]);
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
 	posix_spawn_file_actions_destroy(&fa);
-	if (out != NULL) {
-		close(pipefd[1]);
-		*out = pipefd[0];
-	}
-	if (in != NULL) {
-		close(inpipe[0]);
-		*in = inpipe[1];
-	}
+	close(pipefd[1]);
+	*out = pipefd[0];
+	close(inpipe[0]);
+	*in = inpipe[1];
 	return pid;
 }
 
@@ -98,10 +82,8 @@ static pid_t spawn(const char *program, const char *const args[], const char *kp
 static void killed_at(const char *kp)
 {
 	const char *args[] = { name, NULL };
-	int status;
-	pid_t pid = spawn("tests/kp-helper", args, kp, NULL, NULL);
+	int status = test_run("tests/kp-helper", args, kp);
 
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		      "kp-helper did not die at kill point %s (status %#x)", kp, status);
 }
@@ -232,7 +214,7 @@ static void killed_holder_does_not_block(const char *hold, bool bad_list)
 	ck_assert_int_eq(shmslab_store(slab, ref, "before", 6), 0);
 	snprintf(refstr, sizeof(refstr), "%llx", (unsigned long long)ref);
 	/* its stdin stays open until it dies: it holds the view until then */
-	pid = spawn("tests/slab-helper", args, NULL, &in, &out);
+	pid = spawn("tests/slab-helper", args, &in, &out);
 	ck_assert_int_eq(read(out, held, 5), 5);
 	ck_assert_str_eq(held, "held\n");
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
@@ -241,11 +223,11 @@ static void killed_holder_does_not_block(const char *hold, bool bad_list)
 	close(in);
 	close(out);
 	if (bad_list) {
-		uint64_t bits = atomic_load(&slot_meta(slab, ref_index(ref))->readers[0]);
+		uint64_t bits = atomic_load(&slot_meta(slab, ref_index(slab, ref))->readers[0]);
 
 		ck_assert_uint_ne(bits, 0);
 		dead_lane = &shmslab__proc_entry(slab, (uint32_t)__builtin_ctzll(bits))->lanes[0];
-		shmslab__lane_set(dead_lane, LANE_POP, ref_index(ref));
+		shmslab__lane_set(dead_lane, LANE_POP, ref_index(slab, ref));
 		top = shmslab__freelist_nil(slab);
 		while (top == shmslab__freelist_nil(slab))
 			top = (uint32_t)(atomic_load(&slab->shards[shard++].head) &
@@ -313,11 +295,11 @@ START_TEST(test_recover_dead_drainer_leaves_no_mark)
 	create(4, 0, 8);
 	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
 	ck_assert_int_eq(shmslab_store(slab, ref, "whole", 5), 0);
-	m = slot_meta(slab, ref_index(ref));
+	m = slot_meta(slab, ref_index(slab, ref));
 	snprintf(refstr, sizeof(refstr), "%llx", (unsigned long long)ref);
-	reader = spawn("tests/slab-helper", reader_args, NULL, &rin, &rout);
+	reader = spawn("tests/slab-helper", reader_args, &rin, &rout);
 	ck_assert_int_eq(read(rout, held, 5), 5);
-	writer = spawn("tests/slab-helper", writer_args, NULL, &win, &wout);
+	writer = spawn("tests/slab-helper", writer_args, &win, &wout);
 	ck_assert(test_wait_for(atomic_load(&m->drain) == 1));
 	ck_assert_int_eq(kill(writer, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(writer, &status, 0), writer);
@@ -349,7 +331,7 @@ START_TEST(test_recover_torn_for_live_owner)
 	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
 	ck_assert_int_eq(shmslab_store(slab, ref, "whole", 5), 0);
 	snprintf(refstr, sizeof(refstr), "%llx", (unsigned long long)ref);
-	pid = spawn("tests/slab-helper", args, NULL, &in, &out);
+	pid = spawn("tests/slab-helper", args, &in, &out);
 	ck_assert_int_eq(read(out, held, 5), 5);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -371,11 +353,9 @@ static void killed_sending(shmslab_ref ref, const char *kp)
 	char refstr[32];
 	const char *args[] = { name, "send", refstr, NULL };
 	int status;
-	pid_t pid;
 
 	snprintf(refstr, sizeof(refstr), "%#llx", (unsigned long long)ref);
-	pid = spawn("tests/kp-helper", args, kp, NULL, NULL);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	status = test_run("tests/kp-helper", args, kp);
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		      "kp-helper did not die at kill point %s (status %#x)", kp, status);
 }
@@ -398,7 +378,7 @@ START_TEST(test_recover_dead_sender_spares_live_writer)
 
 	create(8, 0, 8);
 	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
-	idx = ref_index(ref);
+	idx = ref_index(slab, ref);
 	ck_assert_int_eq(shmslab_write_begin(slab, ref, &v), 0);
 	killed_sending(ref, "send_queued");
 	/* nothing comes back yet: the slot waits for its writer */
@@ -450,7 +430,7 @@ START_TEST(test_recover_sleeper_does_not_hide_slot_0)
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(shmslab_alloc(slab, &refs[i]), 0);
 	for (int i = 0; i < 8; i++) {
-		if (ref_index(refs[i]) == 0)
+		if (ref_index(slab, refs[i]) == 0)
 			zero = refs[i];
 		else
 			ck_assert_int_eq(shmslab_free(slab, refs[i]), 0);

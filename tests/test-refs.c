@@ -133,7 +133,7 @@ START_TEST(test_refs_generation_skips_zero)
 	uint64_t st;
 
 	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
-	m = slot_meta(slab, (uint32_t)ref);
+	m = slot_meta(slab, ref_index(slab, ref));
 	st = atomic_load(&m->state);
 	/* age the slot to the last generation */
 	atomic_store(&m->state, (st & UINT32_MAX) | ((uint64_t)UINT32_MAX << 32));
@@ -142,11 +142,88 @@ START_TEST(test_refs_generation_skips_zero)
 	ck_assert_int_eq(shmslab_free(slab, ref), 0);
 	for (;;) {
 		ck_assert_int_eq(shmslab_alloc(slab, &next), 0);
-		if ((uint32_t)next == (uint32_t)ref)
+		if (ref_index(slab, next) == ref_index(slab, ref))
 			break;
 	}
 	ck_assert_uint_eq(next >> 32, 1);
 	assert_stale(ref);
+}
+END_TEST
+
+/* A kept-back slot whose generation damage set to 0 is handed out with a valid one. */
+START_TEST(test_refs_cached_generation_zero_repaired)
+{
+	struct slot_meta *m;
+	shmslab_ref ref;
+
+	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
+	ck_assert_int_eq(shmslab_free(slab, ref), 0); /* kept back: CACHED */
+	m = slot_meta(slab, ref_index(slab, ref));
+	ck_assert_uint_eq(st_kind(atomic_load(&m->state)), KIND_CACHED);
+	atomic_store(&m->state, atomic_load(&m->state) & UINT32_MAX);
+	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
+	ck_assert_uint_ne(ref, SHMSLAB_REF_NONE);
+	ck_assert_uint_ne(ref >> 32, 0);
+	ck_assert_int_eq(shmslab_store(slab, ref, "ok", 2), 0);
+	ck_assert_int_eq(shmslab_free(slab, ref), 0);
+}
+END_TEST
+
+/*
+ * Right at the edge of the generations: a slot whose state generation wraps
+ * moves to its next epoch, so a reference of any earlier lap stays stale;
+ * one whose epoch is used up too retires, and is never handed out again.
+ */
+START_TEST(test_refs_generation_wrap_and_retire)
+{
+	struct shmslab_stats st;
+	struct slot_meta *m;
+	shmslab_ref first, ref, old[4];
+	uint32_t idx, max = epoch_max(slab->g.idx_bits);
+	int n = 0;
+
+	ck_assert_uint_gt(max, 0);
+	ck_assert_int_eq(shmslab_alloc(slab, &first), 0);
+	idx = ref_index(slab, first);
+	m = slot_meta(slab, idx);
+	/* two generations before the wrap */
+	atomic_store(&m->state, (atomic_load(&m->state) & UINT32_MAX) |
+					((uint64_t)(UINT32_MAX - 1) << 32));
+	ref = ((shmslab_ref)(UINT32_MAX - 1) << 32) | (uint32_t)first;
+	for (int lap = 0; lap < 4; lap++) {
+		old[n++] = ref;
+		ck_assert_int_eq(shmslab_free(slab, ref), 0);
+		do
+			ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
+		while (ref_index(slab, ref) != idx);
+		for (int i = 0; i < n; i++)
+			assert_stale(old[i]);
+	}
+	/* freed from UINT32_MAX - 1 and UINT32_MAX, then from 1 and 2 of the next epoch */
+	ck_assert_uint_eq(ref >> 32, 3);
+	ck_assert_uint_eq(atomic_load(&m->epoch), 1);
+	/* what a reference of this generation looked like 2^32 frees ago */
+	assert_stale(((shmslab_ref)3 << 32) | idx);
+	ck_assert_int_eq(shmslab_store(slab, ref, "now", 3), 0);
+	/* the last epoch's last generation: its free retires the slot */
+	atomic_store(&m->epoch, max);
+	atomic_store(&m->state, (atomic_load(&m->state) & UINT32_MAX) | ((uint64_t)UINT32_MAX << 32));
+	ref = ((shmslab_ref)UINT32_MAX << 32) | ((uint64_t)max << slab->g.idx_bits) | idx;
+	ck_assert_int_eq(shmslab_store(slab, ref, "last", 4), 0);
+	ck_assert_int_eq(shmslab_free(slab, ref), 0);
+	assert_stale(ref);
+	ck_assert_uint_eq(st_kind(atomic_load(&m->state)), KIND_RETIRED);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.retired, 1);
+	ck_assert_uint_eq(st.available, 3);
+	/* the other three slots still come and go; the retired one never comes */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(shmslab_alloc(slab, &old[i]), 0);
+		ck_assert_uint_ne(ref_index(slab, old[i]), idx);
+	}
+	ck_assert_int_eq(shmslab_alloc(slab, &ref), -ENOSPC);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(shmslab_free(slab, old[i]), 0);
 }
 END_TEST
 
@@ -220,6 +297,8 @@ int main(void)
 	tcase_add_test(tc, test_refs_double_free);
 	tcase_add_test(tc, test_refs_malformed);
 	tcase_add_test(tc, test_refs_generation_skips_zero);
+	tcase_add_test(tc, test_refs_cached_generation_zero_repaired);
+	tcase_add_test(tc, test_refs_generation_wrap_and_retire);
 	tcase_add_test(tc, test_refs_enospc_at_once);
 	tcase_add_test(tc, test_refs_concurrent_double_free);
 	suite_add_tcase(s, tc);

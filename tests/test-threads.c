@@ -6,9 +6,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -239,6 +244,196 @@ START_TEST(test_threads_readers_writers_one_slot)
 }
 END_TEST
 
+/* ---- Stopping a thread that waits ------------------------------------------ */
+
+struct waiter {
+	struct shmslab *slab;
+	shmslab_ref ref;
+	_Atomic pid_t tid;
+	int result;
+};
+
+static void *wait_to_receive(void *arg)
+{
+	struct waiter *w = arg;
+
+	atomic_store(&w->tid, (pid_t)gettid());
+	w->result = shmslab_recv(w->slab, &w->ref, -1);
+	return NULL;
+}
+
+static void *wait_to_read(void *arg)
+{
+	struct waiter *w = arg;
+	char buf[SLOT_SIZE];
+
+	w->result = (int)shmslab_read(w->slab, w->ref, buf, sizeof(buf));
+	return NULL;
+}
+
+static void *wait_to_recover(void *arg)
+{
+	struct waiter *w = arg;
+
+	atomic_store(&w->tid, (pid_t)gettid());
+	w->result = shmslab_recover(w->slab);
+	/* cancelled meanwhile: this is where it takes effect */
+	pthread_testcancel();
+	return NULL;
+}
+
+static bool asleep_on_queue(struct shmslab *h)
+{
+	return (atomic_load(&h->sleepers[h->self / 64]) >> (h->self % 64)) & 1;
+}
+
+static void no_op(int sig)
+{
+	(void)sig;
+}
+
+/* shmslab_close from another thread wakes a receiver, which answers -EBADF. */
+START_TEST(test_threads_close_wakes_a_receiver)
+{
+	struct waiter w = { 0 };
+	pthread_t t;
+
+	ck_assert_int_eq(shmslab_open(name, &w.slab), 0);
+	pthread_create(&t, NULL, wait_to_receive, &w);
+	ck_assert(test_wait_for(asleep_on_queue(w.slab)));
+	ck_assert_int_eq(shmslab_close(w.slab), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.result, -EBADF);
+	assert_all_free();
+}
+END_TEST
+
+/* ...and a thread waiting for a slot's writer answers -EBADF within a slice. */
+START_TEST(test_threads_close_ends_a_lock_wait)
+{
+	struct waiter w = { 0 };
+	struct shmslab_view v;
+	pthread_t t;
+
+	ck_assert_int_eq(shmslab_alloc(slab, &w.ref), 0);
+	ck_assert_int_eq(shmslab_write_begin(slab, w.ref, &v), 0);
+	ck_assert_int_eq(shmslab_open(name, &w.slab), 0);
+	pthread_create(&t, NULL, wait_to_read, &w);
+	ck_assert(test_wait_for(st_low(atomic_load(&slot_meta(slab, ref_index(slab, w.ref))->state)) &
+				ST_WAITERS));
+	ck_assert_int_eq(shmslab_close(w.slab), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.result, -EBADF);
+	ck_assert_int_eq(shmslab_write_end(slab, &v), 0);
+	ck_assert_int_eq(shmslab_free(slab, w.ref), 0);
+}
+END_TEST
+
+/* A signal handler that runs interrupts a receiver's wait: -EINTR, as POSIX waits do. */
+START_TEST(test_threads_signal_interrupts_recv)
+{
+	struct sigaction sa;
+	struct waiter w = { 0 };
+	pthread_t t;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = no_op; /* no SA_RESTART: it would not matter */
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	w.slab = slab;
+	pthread_create(&t, NULL, wait_to_receive, &w);
+	ck_assert(test_wait_for(asleep_on_queue(slab)));
+	ck_assert_int_eq(pthread_kill(t, SIGUSR1), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.result, -EINTR);
+	ck_assert(!asleep_on_queue(slab));
+}
+END_TEST
+
+/* A receiver's wait is a cancellation point; cancelled, it leaves no mark. */
+START_TEST(test_threads_cancel_in_recv)
+{
+	struct waiter w = { 0 };
+	struct shmslab *h;
+	void *res;
+	pthread_t t;
+
+	ck_assert_int_eq(shmslab_open(name, &h), 0);
+	w.slab = h;
+	pthread_create(&t, NULL, wait_to_receive, &w);
+	ck_assert(test_wait_for(asleep_on_queue(h)));
+	ck_assert_int_eq(pthread_cancel(t), 0);
+	pthread_join(t, &res);
+	ck_assert_ptr_eq(res, PTHREAD_CANCELED);
+	ck_assert(!asleep_on_queue(h));
+	/* its call is over: the close does not wait for it */
+	ck_assert_int_eq(shmslab_close(h), 0);
+}
+END_TEST
+
+/* Whether thread TID of this process sleeps in the system call NR. */
+static bool in_syscall(pid_t tid, long nr)
+{
+	char path[64];
+	long got = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	if (fscanf(f, "%ld", &got) != 1)
+		got = -1;
+	fclose(f);
+	return got == nr;
+}
+
+/*
+ * A thread cancelled while it waits for the recovery lock, which another
+ * process holds: the cancel takes effect once the call is over, and the
+ * handle's own lock is not left held: the next recovery goes through.
+ */
+START_TEST(test_threads_cancel_in_recovery_wait)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
+	struct waiter w = { 0 };
+	int locked[2], release[2], status;
+	pid_t holder;
+	void *res;
+	pthread_t t;
+	char byte;
+
+	fl.l_start = (off_t)lock_byte_recovery(&slab->g);
+	ck_assert_int_eq(pipe(locked), 0);
+	ck_assert_int_eq(pipe(release), 0);
+	holder = fork();
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		int fd = shm_open(name, O_RDWR, 0);
+
+		close(release[1]);
+		if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) != 0 || write(locked[1], "x", 1) != 1)
+			_exit(1);
+		while (read(release[0], &byte, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(release[0]);
+	ck_assert_int_eq(read(locked[0], &byte, 1), 1);
+	w.slab = slab;
+	pthread_create(&t, NULL, wait_to_recover, &w);
+	ck_assert(test_wait_for(atomic_load(&w.tid) != 0 && in_syscall(atomic_load(&w.tid), SYS_fcntl)));
+	ck_assert_int_eq(pthread_cancel(t), 0);
+	close(release[1]); /* the holder lets go, and ends */
+	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
+	pthread_join(t, &res);
+	ck_assert_ptr_eq(res, PTHREAD_CANCELED);
+	ck_assert_int_eq(w.result, 0);
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	close(locked[0]);
+	close(locked[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("threads");
@@ -250,6 +445,11 @@ int main(void)
 	tcase_add_test(tc, test_threads_more_than_lanes);
 	tcase_add_test(tc, test_threads_exhaustion_loses_nothing);
 	tcase_add_test(tc, test_threads_readers_writers_one_slot);
+	tcase_add_test(tc, test_threads_close_wakes_a_receiver);
+	tcase_add_test(tc, test_threads_close_ends_a_lock_wait);
+	tcase_add_test(tc, test_threads_signal_interrupts_recv);
+	tcase_add_test(tc, test_threads_cancel_in_recv);
+	tcase_add_test(tc, test_threads_cancel_in_recovery_wait);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }

@@ -3,7 +3,7 @@
 # The command-line tools: --help and --version, usage errors (status 2 and the
 # usage text), failures (status 1 and "tool: NAME: message"), and what create,
 # stat and rm do to real segments.
-PLAN=98
+PLAN=104
 . "$top_srcdir/tests/tap.sh"
 
 create=$top_builddir/tools/shmslab-create
@@ -16,8 +16,8 @@ version=$(sed -n 's/^#define SHMSLAB_VERSION_STRING "\(.*\)"$/\1/p' "$top_srcdir
 # Every segment name this test may create; the trap removes them all.
 base=/shmslab-tools-$$
 n1=$base-1 n2=$base-2 n3=$base-3 n4=$base-4 n5=$base-5 n6=$base-6 n7=$base-7 n8=$base-8
-n9=$base-9 n10=$base-10 n11=$base-11 n12=$base-12
-names="$n1 $n2 $n3 $n4 $n5 $n6 $n7 $n8 $n9 $n10 $n11 $n12"
+n9=$base-9 n10=$base-10 n11=$base-11 n12=$base-12 n13=$base-13 n14=$base-14
+names="$n1 $n2 $n3 $n4 $n5 $n6 $n7 $n8 $n9 $n10 $n11 $n12 $n13 $n14"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmslab-tools.XXXXXX") || exit 1
 
 cleanup() {
@@ -316,6 +316,23 @@ run "$send" "$n12" "$(printf '%070d' 0)"
 check "a message larger than the slot is refused and nothing is left behind" \
 	sh -c '[ "$1" -eq 1 ] && grep -q "Message larger than" "$2" && "$3" "$4" | grep -q "available  8"' \
 	sh "$rc" "$err" "$stat" "$n12"
+
+# Anyone may put a FIFO at a name: the tools answer at once (timeout says
+# 124 if one waits for a writer), and leave it alone.
+mkfifo "/dev/shm$n13"
+for tool in "shmslab-rm $n13" "shmslab-stat $n13" "shmslab-create --force $n13"; do
+	run timeout 10 "$top_builddir/tools/${tool%% *}" ${tool#* }
+	check "$tool answers a FIFO at once: not a segment (status $rc)" \
+		sh -c '[ "$1" -eq 1 ] && grep -q "Not a shmslab segment" "$2"' sh "$rc" "$err"
+done
+check "the FIFO is still there" test -p "/dev/shm$n13"
+
+# Past the file-size limit, create fails with an error, not SIGXFSZ (status
+# 153), and leaves nothing behind.
+run sh -c 'ulimit -f 1024; exec "$1" "$2" --slots 4096' sh "$create" "$n14"
+check "shmslab-create past ulimit -f: status 1, File too large (status $rc)" \
+	sh -c '[ "$1" -eq 1 ] && grep -qx "shmslab-create: $2: File too large" "$3"' sh "$rc" "$n14" "$err"
+check "and nothing is left at the name" gone "$n14"
 
 # Not covered here: stat on a full process table needs a process holding an
 # attachment; the C tests cover shmslab_inspect.

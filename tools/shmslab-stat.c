@@ -34,7 +34,7 @@ static const struct option options[] = {
 	{ "version", no_argument, NULL, OPT_VERSION }, { NULL, 0, NULL, 0 },
 };
 
-static const char *const state_names[] = { "free", "owned", "queued", "busy" };
+static const char *const state_names[] = { "free", "owned", "queued", "busy", "retired" };
 
 static const char *const died_in[] = { "", "alloc", "free", "growing the segment" };
 
@@ -147,14 +147,15 @@ static int show(FILE *out, struct shmslab *slab, const char *name, int list, int
 			",\"layout_version\":%llu,\"slot_size\":%llu,\"slot_count\":%llu,"
 			"\"max_slots\":%llu,\"shards\":%llu,\"available\":%llu,\"allocated\":%llu,"
 			"\"unowned\":%llu,\"queued\":%llu,\"busy\":%llu,\"max_procs\":%llu,"
-			"\"procs\":%llu,\"dead_procs\":%llu,\"queue_depth\":%llu",
+			"\"procs\":%llu,\"dead_procs\":%llu,\"queue_depth\":%llu,\"retired\":%llu",
 			(unsigned long long)st.layout_version, (unsigned long long)st.slot_size,
 			(unsigned long long)st.slot_count, (unsigned long long)st.max_slots,
 			(unsigned long long)st.shards, (unsigned long long)st.available,
 			(unsigned long long)st.allocated, (unsigned long long)st.unowned,
 			(unsigned long long)st.queued, (unsigned long long)st.busy,
 			(unsigned long long)st.max_procs, (unsigned long long)st.procs,
-			(unsigned long long)st.dead_procs, (unsigned long long)st.queue_depth);
+			(unsigned long long)st.dead_procs, (unsigned long long)st.queue_depth,
+			(unsigned long long)st.retired);
 		if (got != NULL)
 			fprintf(out,
 				",\"recovered\":{\"slots\":%llu,\"locks\":%llu,\"procs\":%llu}",
@@ -174,6 +175,9 @@ static int show(FILE *out, struct shmslab *slab, const char *name, int list, int
 			(unsigned long long)st.queued, (unsigned long long)st.queue_depth);
 		if (st.busy)
 			fprintf(out, "  busy       %llu\n", (unsigned long long)st.busy);
+		if (st.retired)
+			fprintf(out, "  retired    %llu (their generations used up)\n",
+				(unsigned long long)st.retired);
 	}
 	if (list) {
 		err = list_slots(out, slab, &st, json);
