@@ -58,6 +58,10 @@ _Static_assert(sizeof(_Atomic uint32_t) == 4, "32-bit atomics must be plain word
 	{                                                                                  \
 		return atomic_exchange_explicit(p, v, memory_order_seq_cst);               \
 	}                                                                                  \
+	static inline T sa_fetch_or_acquire_##W(_Atomic T *p, T v)                         \
+	{                                                                                  \
+		return atomic_fetch_or_explicit(p, v, memory_order_acquire);               \
+	}                                                                                  \
 	static inline T sa_fetch_or_seq_cst_##W(_Atomic T *p, T v)                         \
 	{                                                                                  \
 		return atomic_fetch_or_explicit(p, v, memory_order_seq_cst);               \

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the files of lib/ share: the segment layout in shared memory (every
- * shared structure with its size asserted), the process-local handle, and the
- * internal prototypes grouped under the name of the file that defines them.
- * See lib/DESIGN.md for why the layout is what it is.
+ * What the files of lib/ share besides the shared-memory format (format.h)
+ * and the os layer (os.h): the process-local handle and geometry, the hot
+ * helpers that inline across files, and the internal prototypes, grouped
+ * under the name of the file that defines them, lowest layer first.  An
+ * inline helper here calls nothing above the files that use it.
  */
 #ifndef SHMSLAB_INTERNAL_H
 #define SHMSLAB_INTERNAL_H
@@ -16,258 +17,17 @@
 #include <stdint.h>
 
 #include "atomics.h"
+#include "format.h"
 #include "killpoints.h"
+#include "os.h"
 #include "shmslab.h"
 
-#define CACHE_LINE     64
-#define LAYOUT_VERSION 4u
-#define INIT_READY     0x52454459u /* "REDY": stored last, with release, by the creator */
-#define MAX_PAGES      32u	   /* page p holds first_page_slots << p slots */
-#define LANES	       16u	   /* journal lanes per process: one per thread, the last shared */
-#define NO_ENTRY       UINT32_MAX
+#define NO_ENTRY UINT32_MAX
 
 #define DEFAULT_SLOT_SIZE  4096u
 #define DEFAULT_SLOT_COUNT 1024u
 #define DEFAULT_MAX_PROCS  64u
 #define DEFAULT_MODE	   0600u
-
-/* ---- Shared memory layout ------------------------------------------------ */
-
-/*
- * Offset 0.  Immutable once init_state reads INIT_READY; attach validates all
- * of it, copies the geometry into process memory and never reads it again.
- */
-struct seg_header {
-	char magic[8]; /* "shmslab" */
-	uint32_t layout_version;
-	uint32_t fingerprint; /* of the shared structures' sizes and offsets */
-	_Atomic uint32_t init_state;
-	uint32_t page_size;
-	/* what the creator asked for */
-	uint32_t slot_size;
-	uint32_t slot_count;
-	uint32_t max_slots;
-	uint32_t max_procs;
-	uint32_t queue_depth;
-	uint32_t shards;
-	uint32_t mode;
-	uint32_t creator_pid;
-	uint64_t created_ns;
-	/* derived from the above; attach recomputes and compares */
-	uint32_t payload_stride;
-	uint32_t meta_size;
-	uint32_t first_page_slots;
-	uint32_t page_count;
-	uint32_t idx_bits;
-	uint32_t reader_words;
-	uint32_t lanes;
-	uint32_t proc_entry_size;
-	uint64_t shards_off;
-	uint64_t procs_off;
-	uint64_t data_off;
-	uint64_t max_size;
-	uint64_t queue_off;
-	uint32_t queue_ring; /* cells in the queue: queue_depth rounded up to a power of two */
-	uint32_t reserved;
-	uint64_t sleepers_off;
-	uint8_t pad[40];
-};
-_Static_assert(sizeof(struct seg_header) == 192, "seg_header layout");
-_Static_assert(offsetof(struct seg_header, init_state) == 16, "seg_header layout");
-_Static_assert(offsetof(struct seg_header, payload_stride) == 64, "seg_header layout");
-_Static_assert(offsetof(struct seg_header, queue_off) == 128, "seg_header layout");
-_Static_assert(offsetof(struct seg_header, sleepers_off) == 144, "seg_header layout");
-
-#define SEG_CONTROL_OFF 192u
-/* Mutable segment-wide words, each hot one alone on its cache line. */
-struct seg_control {
-	_Atomic uint32_t capacity; /* slots in use now: grows, never shrinks */
-	_Atomic uint32_t growing;  /* the capacity a grower is building to, 0 when none */
-	uint8_t pad[CACHE_LINE - 8];
-};
-_Static_assert(sizeof(struct seg_control) == CACHE_LINE, "seg_control layout");
-#define SEG_SHARDS_OFF (SEG_CONTROL_OFF + CACHE_LINE)
-
-/*
- * A free-list head: a slot index in the low idx_bits bits and an ABA tag in
- * the rest.  The all-ones index means empty; the one below it, blocked: a
- * recoverer holds the list, whose top it keeps in saved_top meanwhile.
- */
-struct shard {
-	_Atomic uint64_t head;
-	_Atomic uint32_t saved_top;
-	uint8_t pad[CACHE_LINE - 12];
-};
-_Static_assert(sizeof(struct shard) == CACHE_LINE, "shard layout");
-
-/*
- * A journal lane: what one thread of a process is in the middle of, so that
- * whoever recovers after the process dies can tell a slot caught between two
- * states from a lost one.  Written only by its thread; one per cache line so
- * the threads of a process do not share lines.
- */
-enum lane_op {
-	LANE_IDLE = 0,
-	LANE_POP = 1,  /* slot = the free-list top this thread is about to pop */
-	LANE_FREE = 2, /* slot = the slot this thread is freeing (off every list) */
-	LANE_GROW = 3, /* slot = the first of the slots this thread is adding */
-	LANE_SEND = 4, /* slot = the slot this thread is handing to the queue */
-	LANE_RECV = 5, /* slot = the slot this thread is taking from the queue */
-};
-struct lane {
-	_Atomic uint64_t window; /* (op << 32) | slot */
-	_Atomic uint32_t cached; /* slot + 1 kept by this thread for its next alloc, 0 if none */
-	uint8_t pad[CACHE_LINE - 12];
-};
-_Static_assert(sizeof(struct lane) == CACHE_LINE, "lane layout");
-
-/*
- * An entry's state.  A process claims a FREE entry with a CAS to CLAIMING
- * plus its pid, fills the entry in, then stores LIVE.  Recovery turns a LIVE
- * entry whose process is gone into DEAD, and DEAD into FREE once nothing in
- * the segment names the entry any more.  The state word's high half counts
- * the claims of the entry, so that a recoverer that judged one holder dead
- * cannot mark the next holder, who took the entry meanwhile, DEAD.
- */
-enum proc_state {
-	PROC_FREE = 0,
-	PROC_LIVE = 1,
-	PROC_DEAD = 2,
-	PROC_CLAIMING = 0x80000000u,	    /* | pid of the claimer ... */
-	PROC_CLAIMING_BY_PID = 0x40000000u, /* | ... which proves it lives by pid, not lock */
-};
-#define PROC_CLAIMING_PID_MASK 0x3fffffffu
-
-static inline uint32_t pe_state(uint64_t word)
-{
-	return (uint32_t)word;
-}
-/* WORD with its state replaced, in the same incarnation. */
-static inline uint64_t pe_with(uint64_t word, uint32_t state)
-{
-	return (word & ~(uint64_t)UINT32_MAX) | state;
-}
-enum proc_liveness {
-	LIVENESS_OFD = 0, /* alive while someone holds the entry's byte lock */
-	LIVENESS_PID = 1, /* alive while its pid runs with the same start time */
-};
-struct proc_entry {
-	_Atomic uint64_t state; /* (incarnation << 32) | enum proc_state */
-	_Atomic uint32_t pid;
-	_Atomic uint32_t liveness;
-	_Atomic uint64_t attached_ns;
-	_Atomic uint64_t start_time; /* LIVENESS_PID: the process's start, in ticks since boot */
-	uint8_t pad[CACHE_LINE - 32];
-	struct lane lanes[LANES];
-};
-
-_Static_assert(sizeof(struct proc_entry) == CACHE_LINE * (1 + LANES), "proc_entry layout");
-
-/*
- * The handoff queue: a ring of cells, each one 64-bit word holding the lap
- * (which pass of the ring it belongs to) and the slot it carries (index + 1,
- * or 0 when empty).  A sender claims and fills a cell with one CAS; a
- * receiver empties it for the next lap with one CAS.  enq and deq only say
- * where to look; anyone who finds the cell there already done moves them on.
- *
- * Who sleeps on signal is a bitmap of process-table entries at sleepers_off
- * (reader_words words, alone on their cache lines): an entry's bit is set
- * while any thread of its process sleeps for the queue, so the mark a dead
- * process leaves is exactly its own bit, which recovery clears.
- */
-#define CELL_BLOCKED  (UINT64_C(1) << 63) /* a recoverer holds the cell */
-#define CELL_LAP_MASK 0x7fffffffu
-struct queue_control {
-	_Atomic uint64_t enq; /* next ticket to fill */
-	uint8_t pad0[CACHE_LINE - 8];
-	_Atomic uint64_t deq; /* next ticket to empty */
-	uint8_t pad1[CACHE_LINE - 8];
-	_Atomic uint32_t signal; /* futex: bumped by a sender that finds a sleeper's bit */
-	uint8_t pad2[CACHE_LINE - 4];
-	_Atomic uint64_t cells[];
-};
-_Static_assert(sizeof(struct queue_control) == 3 * CACHE_LINE, "queue_control layout");
-
-/*
- * Slot metadata.  The state word is the slot's truth: the kind, who owns it,
- * who holds its write lock, and its generation, changed by one CAS at a time.
- * Its low half is also the futex that lock waiters sleep on.
- *
- *   bits  0-12  writer: entry + 1 of the write-lock holder, 0 if none
- *   bit   13    waiters: someone sleeps on this word for the writer to leave
- *   bit   14    torn: a writer died in the middle of a write
- *   bits 15-27  owner: entry + 1 of the allocating (freeing, caching) process, 0 if none
- *   bits 28-30  kind
- *   bits 32-63  generation: never 0, changes at every free
- *
- * Readers are one bit per process-table entry in readers[], so the holders of
- * a read lock are known exactly; the threads of a process count locally.
- */
-#define ST_WRITER_MASK 0x1fffu
-#define ST_WAITERS     (1u << 13)
-#define ST_TORN	       (1u << 14)
-#define ST_OWNER_SHIFT 15
-#define ST_OWNER_MASK  (0x1fffu << ST_OWNER_SHIFT)
-#define ST_KIND_SHIFT  28
-#define ST_KIND_MASK   (7u << ST_KIND_SHIFT)
-/* The bits that belong to the slot's lock, not to who holds the slot. */
-#define ST_LOCK_BITS ((uint64_t)(ST_WRITER_MASK | ST_WAITERS | ST_TORN))
-
-enum slot_kind {
-	KIND_FREE = 0,	  /* on a free list, or about to be (a lane says which) */
-	KIND_OWNED = 1,	  /* allocated */
-	KIND_QUEUED = 2,  /* in the handoff queue */
-	KIND_FREEING = 3, /* owner field = the freeing process; readers draining */
-	KIND_CACHED = 4,  /* free, kept by a thread of the owner process for its next alloc */
-	KIND_RETIRED = 5, /* its generations are used up: never handed out again */
-};
-
-struct slot_meta {
-	_Atomic uint64_t state;
-	_Atomic uint32_t drain; /* futex: a writer waits here for readers to leave */
-	_Atomic uint32_t next;	/* free-list link */
-	_Atomic uint32_t len;	/* message length */
-	_Atomic uint32_t epoch; /* the generation's high part: + 1 each time the state's wraps */
-	uint32_t reserved[2];
-	_Atomic uint64_t readers[]; /* reader_words words */
-};
-_Static_assert(sizeof(struct slot_meta) == 32, "slot_meta layout");
-_Static_assert(offsetof(struct slot_meta, readers) == 32, "slot_meta layout");
-_Static_assert(SHMSLAB_PROCS_MAX < ST_WRITER_MASK, "entry ids must fit the state word");
-
-static inline uint32_t st_low(uint64_t st)
-{
-	return (uint32_t)st;
-}
-static inline uint32_t st_gen(uint64_t st)
-{
-	return (uint32_t)(st >> 32);
-}
-static inline uint32_t st_kind(uint64_t st)
-{
-	return (st_low(st) & ST_KIND_MASK) >> ST_KIND_SHIFT;
-}
-static inline uint32_t st_owner(uint64_t st)
-{
-	return (st_low(st) & ST_OWNER_MASK) >> ST_OWNER_SHIFT;
-}
-static inline uint32_t st_writer(uint64_t st)
-{
-	return st_low(st) & ST_WRITER_MASK;
-}
-static inline uint64_t st_make(uint32_t kind, uint32_t owner, uint32_t gen)
-{
-	return ((uint64_t)gen << 32) | (kind << ST_KIND_SHIFT) | (owner << ST_OWNER_SHIFT);
-}
-static inline uint32_t gen_next(uint32_t gen)
-{
-	return gen == UINT32_MAX ? 1 : gen + 1;
-}
-/* The epochs a reference can tell apart: the bits of its low word the index leaves. */
-static inline uint32_t epoch_max(uint32_t idx_bits)
-{
-	return idx_bits >= 32 ? 0 : (UINT32_C(1) << (32 - idx_bits)) - 1;
-}
 
 /* ---- Process-local state ------------------------------------------------- */
 
@@ -286,22 +46,6 @@ struct geometry {
 	uint64_t page_meta_bytes[MAX_PAGES]; /* metadata block at the start of page p */
 	uint64_t page_bytes[MAX_PAGES];	     /* whole page p, page-aligned */
 };
-
-/*
- * Bytes of the segment that carry open-file-description locks: one per
- * process-table entry (its holder is alive), then the recovery lock and the
- * growth lock, which the kernel releases if their holder dies.
- */
-static inline uint64_t lock_byte_recovery(const struct geometry *g)
-{
-	return g->max_procs;
-}
-static inline uint64_t lock_byte_grow(const struct geometry *g)
-{
-	return (uint64_t)g->max_procs + 1;
-}
-/* Held by a creator until its segment is READY; beyond any geometry's bytes. */
-#define CREATE_LOCK_BYTE (UINT64_C(1) << 62)
 
 /*
  * Where page p is mapped.  Written once, before capacity_known is raised past
@@ -344,57 +88,6 @@ struct shmslab {
 };
 
 /* ---- Internal functions, by the file that defines them ------------------- */
-
-/* os.c */
-int shmslab__name_check(const char *name);
-int shmslab__os_shm_create(const char *name, mode_t mode, int *fd);
-int shmslab__os_shm_open(const char *name, bool writable, int *fd);
-int shmslab__os_shm_unlink(const char *name);
-void shmslab__os_shm_unlink_own(const char *name, int fd);
-int shmslab__os_file_size(int fd, uint64_t *size);
-int shmslab__os_reserve(int fd, uint64_t size);
-int shmslab__os_spare_fd(void);
-void shmslab__os_close(int fd);
-int shmslab__os_write_at(int fd, const void *buf, size_t len, uint64_t off);
-void shmslab__os_cancel_off(int *old);
-void shmslab__os_cancel_restore(int old);
-int shmslab__os_map(int fd, uint64_t off, uint64_t len, bool writable, void **out);
-void shmslab__os_unmap(void *addr, uint64_t len);
-int shmslab__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
-int shmslab__os_futex_wait_cancellable(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
-void shmslab__os_futex_wake(_Atomic uint32_t *word);
-int shmslab__os_lock_byte(int fd, uint64_t byte);
-int shmslab__os_same_file(int fd1, int fd2);
-int shmslab__os_byte_locked(int fd, uint64_t byte);
-int shmslab__os_lock_byte_wait(int fd, uint64_t byte);
-void shmslab__os_unlock_byte(int fd, uint64_t byte);
-int shmslab__os_pid_start(pid_t pid, uint64_t *start);
-uint32_t shmslab__os_cpu_slow(void);
-uint64_t shmslab__os_realtime_ns(void);
-void shmslab__os_backoff(unsigned *round);
-uint32_t shmslab__os_page_size(void);
-uint32_t shmslab__os_cpu_count(void);
-
-#ifdef HAVE_RSEQ_OFFSET
-#include <sys/rseq.h>
-#endif
-/* The CPU this thread runs on now: a hint for choosing a shard, nothing more. */
-static inline uint32_t shmslab__os_cpu(void)
-{
-#ifdef HAVE_RSEQ_OFFSET
-	/* glibc keeps the kernel's rseq area current: one load, no call */
-	if (__builtin_expect(__rseq_size > 0, 1)) {
-		const struct rseq *rs =
-			(const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
-		int32_t cpu = (int32_t)atomic_load_explicit((const _Atomic uint32_t *)&rs->cpu_id,
-							    memory_order_relaxed);
-
-		if (cpu >= 0)
-			return (uint32_t)cpu;
-	}
-#endif
-	return shmslab__os_cpu_slow();
-}
 
 /* layout.c */
 int shmslab__geometry_init(struct geometry *g, const struct shmslab_config *cfg, uint32_t page_size,
@@ -450,79 +143,54 @@ static inline int slot_check(struct shmslab *s, uint32_t idx)
 	return shmslab__map_refresh(s, idx);
 }
 
-/* ---- Calls on a handle, entered and left by every public function -------- */
+/* lanes.c */
+struct lane *shmslab__lane_enter_slow(struct shmslab *s);
+void shmslab__lanes_after_fork(void);
+void shmslab__lanes_reset(struct proc_entry *e);
 
-/*
- * What handle a thread is in a call on, so that shmslab_close from another
- * thread can wait for the call to end before it frees the handle.  One per
- * thread that ever made a call, on a list the closer walks (call.c).
- */
-struct call_rec {
-	_Atomic uintptr_t inside; /* the struct shmslab * of the call in progress, 0 if none */
-	struct call_rec *next;
-};
-extern __thread struct call_rec *shmslab__call_self __attribute__((tls_model("initial-exec")));
-extern _Atomic uint32_t shmslab__call_fences; /* no membarrier(): each call pays its fence */
-struct call_rec *shmslab__call_rec_new(void);
-void shmslab__call_quiesce(struct shmslab *s);
-void shmslab__calls_after_fork(void);
-
-static inline void call_leave(void)
+static inline struct proc_entry *shmslab__proc_entry(const struct shmslab *s, uint32_t entry)
 {
-	/* release: a closer that sees 0 sees every touch of the handle before it */
-	sa_store_release_uptr(&shmslab__call_self->inside, 0);
+	return (struct proc_entry *)(s->ctl + s->g.procs_off) + entry;
 }
 
-/*
- * The body of a public function: enter a call on S (ATTACHED: a handle that
- * holds an entry, not an inspect handle), evaluate BODY, leave; the value of
- * BODY, or call_enter's error.
- */
-#define CALL(s, attached, body)                                   \
-	({                                                        \
-		__typeof__(body) call_result_ = call_enter((s), (attached)); \
-		if (call_result_ == 0) {                          \
-			call_result_ = (body);                    \
-			call_leave();                             \
-		}                                                 \
-		call_result_;                                     \
-	})
+/* Every lane LANE of every process-table entry E of S. */
+#define for_each_lane(s, e, lane)                                                  \
+	for (uint32_t e = 0; e < (s)->g.max_procs; e++)                            \
+		for (struct lane *lane = shmslab__proc_entry((s), e)->lanes;       \
+		     lane < shmslab__proc_entry((s), e)->lanes + LANES; lane++)
 
-/*
- * Enter a call on S.  -EINVAL for NULL, -ECHILD for a handle inherited
- * across fork, -EPERM for an inspect handle where ATTACHED is asked for,
- * -EBADF when another thread is closing it.  On success, call_leave ends it.
- */
-static inline int call_enter(struct shmslab *s, bool attached)
+#define SHARED_LANE (LANES - 1)
+/* This thread's lane index, or < 0 until it has one of its own. */
+extern __thread int shmslab__thread_lane __attribute__((tls_model("initial-exec")));
+
+/* The journal lane of this thread; lane_leave must follow. */
+static inline struct lane *shmslab__lane_enter(struct shmslab *s)
 {
-	struct call_rec *r = shmslab__call_self;
+	int t = shmslab__thread_lane;
 
-	if (s == NULL)
-		return -EINVAL;
-	if (s->forked)
-		return -ECHILD;
-	if (attached && s->inspect_only)
-		return -EPERM;
-	if (__builtin_expect(r == NULL, 0) && (r = shmslab__call_rec_new()) == NULL)
-		return -ENOMEM;
-	/*
-	 * Store, then look: against the closer's store of closing, membarrier()
-	 * (or, without it, our own full fence), then look.  Either we see it
-	 * closing, or it sees us inside and waits.  relaxed: the fences order it.
-	 */
-	sa_store_relaxed_uptr(&r->inside, (uintptr_t)s);
-	/* relaxed: set once, before this thread's first call, or by a failing close */
-	if (__builtin_expect(sa_load_relaxed_u32(&shmslab__call_fences) != 0, 0))
-		sa_fence_seq_cst();
-	else
-		sa_fence_compiler();
-	/* relaxed: ordered after our store by the fence above */
-	if (__builtin_expect(sa_load_relaxed_u32(&s->closing) != 0, 0)) {
-		call_leave();
-		return -EBADF;
-	}
-	return 0;
+	if (__builtin_expect(t >= 0, 1))
+		return &s->me->lanes[t];
+	return shmslab__lane_enter_slow(s);
 }
+static inline void shmslab__lane_leave(struct shmslab *s, struct lane *lane)
+{
+	if (__builtin_expect(lane == &s->me->lanes[SHARED_LANE], 0))
+		pthread_mutex_unlock(&s->shared_lane_lock);
+}
+static inline void shmslab__lane_set(struct lane *lane, enum lane_op op, uint32_t slot)
+{
+	/* release: whoever sees the lane idle sees the slot's new state, which
+	 * we stored just before; entries before a CAS are ordered by that CAS */
+	sa_store_release_u64(&lane->window, ((uint64_t)op << 32) | slot);
+}
+
+/* procs.c */
+int shmslab__procs_attach(struct shmslab *s);
+void shmslab__procs_detach(struct shmslab *s);
+bool shmslab__proc_alive(struct shmslab *s, uint32_t entry);
+bool shmslab__proc_alive_as(struct shmslab *s, uint32_t entry, uint64_t word);
+uint32_t shmslab__proc_state(const struct shmslab *s, uint32_t entry);
+void shmslab__proc_reset(struct shmslab *s, uint32_t entry);
 
 /*
  * A reference: the state word's generation in the high half; in the low,
@@ -600,9 +268,44 @@ static inline int ref_check(struct shmslab *s, shmslab_ref ref)
 	return 0;
 }
 
-/* alloc.c */
-void shmslab__slots_leave(struct shmslab *s);
-void shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen);
+/* freelist.c */
+int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count);
+int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx);
+int shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx);
+uint32_t shmslab__freelist_nil(const struct shmslab *s);
+uint32_t shmslab__freelist_blocked(const struct shmslab *s);
+bool shmslab__freelist_is_blocked(const struct shmslab *s, uint32_t shard);
+void shmslab__freelist_block(struct shmslab *s, uint32_t shard);
+void shmslab__freelist_unblock(struct shmslab *s, uint32_t shard);
+
+/* slotlock.c */
+#define SLOT_HOLDER_DEAD (-0x5380) /* a wait found its holder dead: recover, then retry */
+enum slot_close { CLOSE_WRITE, CLOSE_FREE };
+int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want);
+void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx);
+int shmslab__slot_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
+			uint32_t *next_gen);
+void shmslab__slot_write_unlock(struct shmslab *s, uint32_t idx, bool complete);
+int shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx);
+uint32_t shmslab__slot_reader_count(const struct shmslab *s, uint32_t idx);
+void shmslab__slot_release_proc(struct shmslab *s, uint32_t idx, uint32_t entry);
+
+/*
+ * Wait until no process holds a read lock on IDX.  The caller holds the slot
+ * exclusively (its write lock, or the freeing state), so no new reader
+ * enters.  Inline, for the common case of no reader at all.
+ * SLOT_HOLDER_DEAD as shmslab__slot_drain_wait.
+ */
+static inline int shmslab__slot_drain_readers(struct shmslab *s, uint32_t idx)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+
+	for (uint32_t w = 0; w < s->g.reader_words; w++)
+		/* seq_cst: pairs with the reader's bit-set then state look */
+		if (sa_load_seq_cst_u64(&m->readers[w]) != 0)
+			return shmslab__slot_drain_wait(s, idx);
+	return 0;
+}
 
 /* queue.c */
 int shmslab__queue_put(struct shmslab *s, uint32_t idx);
@@ -616,82 +319,97 @@ void shmslab__queue_unblock(struct shmslab *s);
 bool shmslab__queue_is_blocked(const struct shmslab *s);
 uint32_t shmslab__queue_cell_slot(const struct shmslab *s, uint32_t i);
 
+/* slots.c */
+void shmslab__slots_build(struct shmslab *s, uint32_t first, uint32_t end);
+int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32_t *gen);
+int shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen);
+int shmslab__slot_give(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen);
+int shmslab__lane_push(struct shmslab *s, struct lane *lane);
+int shmslab__slots_leave(struct shmslab *s, struct lane *lane, uint32_t *from);
+
 /* recover.c */
 int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what);
 int shmslab__recover_wait(struct shmslab *s);
+int shmslab__push_after_recovery(struct shmslab *s, struct lane *lane);
+int shmslab__recovery_count(const struct shmslab_recovery *got);
+int shmslab__lock_read(struct shmslab *s, uint32_t idx, uint64_t want);
+int shmslab__lock_write(struct shmslab *s, uint32_t idx, uint64_t want);
+int shmslab__lock_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
+			uint32_t *next_gen);
+void shmslab__lock_drain(struct shmslab *s, uint32_t idx);
 
-/* freelist.c */
-int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count);
-int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx);
-int shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx);
-uint32_t shmslab__freelist_nil(const struct shmslab *s);
-uint32_t shmslab__freelist_blocked(const struct shmslab *s);
-bool shmslab__freelist_is_blocked(const struct shmslab *s, uint32_t shard);
-void shmslab__freelist_block(struct shmslab *s, uint32_t shard);
-void shmslab__freelist_unblock(struct shmslab *s, uint32_t shard);
-
-/* slotlock.c */
-int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want);
-void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx);
-int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint64_t want);
-void shmslab__slot_write_unlock(struct shmslab *s, uint32_t idx, bool complete);
-void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx);
-int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen);
-uint32_t shmslab__slot_reader_count(const struct shmslab *s, uint32_t idx);
-void shmslab__slot_release_proc(struct shmslab *s, uint32_t idx, uint32_t entry);
+/* ---- Calls on a handle, entered and left by every public function -------- */
 
 /*
- * Wait until no process holds a read lock on IDX.  The caller holds the slot
- * exclusively (its write lock, or the freeing state), so no new reader
- * enters.  Inline, for the common case of no reader at all.
+ * What handle a thread is in a call on, so that shmslab_close from another
+ * thread can wait for the call to end before it frees the handle.  One per
+ * thread that ever made a call, on a list the closer walks (call.c).
  */
-static inline void shmslab__slot_drain_readers(struct shmslab *s, uint32_t idx)
-{
-	struct slot_meta *m = slot_meta(s, idx);
+struct call_rec {
+	_Atomic uintptr_t inside; /* the struct shmslab * of the call in progress, 0 if none */
+	struct call_rec *next;
+};
+extern __thread struct call_rec *shmslab__call_self __attribute__((tls_model("initial-exec")));
+extern _Atomic uint32_t shmslab__call_fences; /* no membarrier(): each call pays its fence */
+struct call_rec *shmslab__call_rec_new(void);
+void shmslab__call_quiesce(struct shmslab *s);
+void shmslab__calls_after_fork(void);
 
-	for (uint32_t w = 0; w < s->g.reader_words; w++) {
-		/* seq_cst: pairs with the reader's bit-set then state look */
-		if (sa_load_seq_cst_u64(&m->readers[w]) != 0) {
-			shmslab__slot_drain_wait(s, idx);
-			return;
-		}
+static inline void call_leave(void)
+{
+	/* release: a closer that sees 0 sees every touch of the handle before it */
+	sa_store_release_uptr(&shmslab__call_self->inside, 0);
+}
+
+/*
+ * The body of a public function: enter a call on S (ATTACHED: a handle that
+ * holds an entry, not an inspect handle), evaluate BODY, leave; the value of
+ * BODY, or call_enter's error.
+ */
+#define CALL(s, attached, body)                                   \
+	({                                                        \
+		__typeof__(body) call_result_ = call_enter((s), (attached)); \
+		if (call_result_ == 0) {                          \
+			call_result_ = (body);                    \
+			call_leave();                             \
+		}                                                 \
+		call_result_;                                     \
+	})
+
+/*
+ * Enter a call on S.  -EINVAL for NULL, -ECHILD for a handle inherited
+ * across fork, -EPERM for an inspect handle where ATTACHED is asked for,
+ * -EBADF when another thread is closing it.  On success, call_leave ends it.
+ */
+static inline int call_enter(struct shmslab *s, bool attached)
+{
+	struct call_rec *r = shmslab__call_self;
+
+	if (s == NULL)
+		return -EINVAL;
+	if (s->forked)
+		return -ECHILD;
+	if (attached && s->inspect_only)
+		return -EPERM;
+	if (__builtin_expect(r == NULL, 0) && (r = shmslab__call_rec_new()) == NULL)
+		return -ENOMEM;
+	/*
+	 * Store, then look: against the closer's store of closing, membarrier()
+	 * (or, without it, our own full fence), then look.  Either we see it
+	 * closing, or it sees us inside and waits.  relaxed: the fences order it.
+	 */
+	sa_store_relaxed_uptr(&r->inside, (uintptr_t)s);
+	/* relaxed: set once, before this thread's first call, or by a failing close */
+	if (__builtin_expect(sa_load_relaxed_u32(&shmslab__call_fences) != 0, 0))
+		sa_fence_seq_cst();
+	else
+		sa_fence_compiler();
+	/* relaxed: ordered after our store by the fence above */
+	if (__builtin_expect(sa_load_relaxed_u32(&s->closing) != 0, 0)) {
+		call_leave();
+		return -EBADF;
 	}
-}
-
-/* procs.c */
-int shmslab__procs_attach(struct shmslab *s);
-void shmslab__procs_detach(struct shmslab *s);
-struct proc_entry *shmslab__proc_entry(const struct shmslab *s, uint32_t entry);
-bool shmslab__proc_alive(struct shmslab *s, uint32_t entry);
-bool shmslab__proc_alive_as(struct shmslab *s, uint32_t entry, uint64_t word);
-uint32_t shmslab__proc_state(const struct shmslab *s, uint32_t entry);
-void shmslab__proc_reset(struct shmslab *s, uint32_t entry);
-struct lane *shmslab__lane_enter_slow(struct shmslab *s);
-void shmslab__lanes_after_fork(void);
-
-#define SHARED_LANE (LANES - 1)
-/* This thread's lane index, or < 0 until it has one of its own. */
-extern __thread int shmslab__thread_lane __attribute__((tls_model("initial-exec")));
-
-/* The journal lane of this thread; lane_leave must follow. */
-static inline struct lane *shmslab__lane_enter(struct shmslab *s)
-{
-	int t = shmslab__thread_lane;
-
-	if (__builtin_expect(t >= 0, 1))
-		return &s->me->lanes[t];
-	return shmslab__lane_enter_slow(s);
-}
-static inline void shmslab__lane_leave(struct shmslab *s, struct lane *lane)
-{
-	if (__builtin_expect(lane == &s->me->lanes[SHARED_LANE], 0))
-		pthread_mutex_unlock(&s->shared_lane_lock);
-}
-static inline void shmslab__lane_set(struct lane *lane, enum lane_op op, uint32_t slot)
-{
-	/* release: whoever sees the lane idle sees the slot's new state, which
-	 * we stored just before; entries before a CAS are ordered by that CAS */
-	sa_store_release_u64(&lane->window, ((uint64_t)op << 32) | slot);
+	return 0;
 }
 
 #endif /* SHMSLAB_INTERNAL_H */

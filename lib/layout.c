@@ -17,7 +17,6 @@
 
 #include "internal.h"
 
-static const char seg_magic[8] = "shmslab";
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
@@ -35,38 +34,9 @@ static uint32_t fnv1a(uint32_t h, uint64_t v)
 
 uint32_t shmslab__fingerprint(void)
 {
-	const uint64_t shape[] = {
-		sizeof(struct seg_header),
-		offsetof(struct seg_header, init_state),
-		offsetof(struct seg_header, max_size),
-		SEG_CONTROL_OFF,
-		sizeof(struct seg_control),
-		offsetof(struct seg_control, growing),
-		sizeof(struct shard),
-		sizeof(struct lane),
-		sizeof(struct proc_entry),
-		LANES,
-		sizeof(struct slot_meta),
-		offsetof(struct slot_meta, readers),
-		ST_OWNER_SHIFT,
-		ST_KIND_SHIFT,
-		ST_WAITERS,
-		ST_TORN,
-		KIND_CACHED,
-		offsetof(struct shard, saved_top),
-		offsetof(struct lane, cached),
-		offsetof(struct proc_entry, pid),
-		offsetof(struct proc_entry, start_time),
-		offsetof(struct proc_entry, lanes),
-		PROC_CLAIMING,
-		PROC_CLAIMING_BY_PID,
-		LIVENESS_PID,
-		LANE_GROW,
-		LANE_RECV,
-		sizeof(struct queue_control),
-		offsetof(struct seg_header, sleepers_off),
-		CELL_BLOCKED,
-	};
+#define SHAPE_ENTRY(v) (uint64_t)(v),
+	static const uint64_t shape[] = { FORMAT_SHAPE(SHAPE_ENTRY) };
+#undef SHAPE_ENTRY
 	uint32_t h = 2166136261u;
 
 	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++)
@@ -184,7 +154,7 @@ uint64_t shmslab__capacity_bytes(const struct geometry *g, uint32_t capacity)
 void shmslab__header_fill(struct seg_header *h, const struct geometry *g, uint32_t mode,
 			  uint32_t pid, uint64_t now_ns)
 {
-	memcpy(h->magic, seg_magic, sizeof(seg_magic));
+	memcpy(h->magic, SEG_MAGIC, sizeof(h->magic));
 	h->layout_version = LAYOUT_VERSION;
 	h->fingerprint = shmslab__fingerprint();
 	h->page_size = g->page_size;
@@ -225,7 +195,7 @@ int shmslab__header_check(const struct seg_header *h, uint64_t file_size, uint32
 {
 	struct shmslab_config cfg;
 
-	if (file_size < sizeof(*h) || memcmp(h->magic, seg_magic, sizeof(seg_magic)) != 0)
+	if (file_size < sizeof(*h) || memcmp(h->magic, SEG_MAGIC, sizeof(h->magic)) != 0)
 		return SHMSLAB_EFORMAT;
 	if (h->layout_version != LAYOUT_VERSION || h->fingerprint != shmslab__fingerprint())
 		return SHMSLAB_EFORMAT;

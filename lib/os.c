@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "killpoints.h"
+#include "os.h"
+#include "shmslab.h"
 
 int shmslab__name_check(const char *name)
 {

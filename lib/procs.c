@@ -6,12 +6,8 @@
  * ends, and it cannot be fooled by pid reuse or pid namespaces.  Where OFD
  * locks are missing (or SHMSLAB_LIVENESS=pid asks for it), the entry records
  * the pid and its start time instead, which pid reuse cannot fool either but
- * which needs the checker in the same pid namespace.
- *
- * Each entry has journal lanes, one per thread of the process (threads beyond
- * LANES - 1 share the last one under a mutex).  A thread names in its lane
- * the slot it is moving between the free lists and its owner, for the time
- * the slot is in neither place.
+ * which needs the checker in the same pid namespace.  The journal lanes of
+ * each entry are lanes.c's.
  */
 #include "config.h"
 
@@ -21,79 +17,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-#define THREAD_LANE_UNSET  (-1)
-#define THREAD_LANE_SHARED (-2)
-
-/* Which of the exclusive lanes the threads of this process hold, process-wide. */
-static _Atomic uint32_t lanes_taken;
-/* initial-exec: one load from the thread pointer, no __tls_get_addr call per operation */
-__thread int shmslab__thread_lane __attribute__((tls_model("initial-exec"))) = THREAD_LANE_UNSET;
-static pthread_key_t lane_key;
-static pthread_once_t lane_key_once = PTHREAD_ONCE_INIT;
-
-_Static_assert(LANES - 1 <= 32, "lanes_taken is one 32-bit word");
-
-static void lane_release_at_exit(void *value)
-{
-	uint32_t lane = (uint32_t)(uintptr_t)value - 1;
-
-	atomic_fetch_and_explicit(&lanes_taken, ~(UINT32_C(1) << lane), memory_order_release);
-}
-
-static void lane_key_create(void)
-{
-	pthread_key_create(&lane_key, lane_release_at_exit);
-}
-
-static int thread_lane_take(void)
-{
-	uint32_t taken = atomic_load_explicit(&lanes_taken, memory_order_relaxed);
-
-	pthread_once(&lane_key_once, lane_key_create);
-	for (uint32_t i = 0; i < SHARED_LANE; i++) {
-		if (taken & (UINT32_C(1) << i))
-			continue;
-		taken = atomic_fetch_or_explicit(&lanes_taken, UINT32_C(1) << i,
-						 memory_order_acquire);
-		if (taken & (UINT32_C(1) << i))
-			continue;
-		if (pthread_setspecific(lane_key, (void *)(uintptr_t)(i + 1)) != 0) {
-			atomic_fetch_and_explicit(&lanes_taken, ~(UINT32_C(1) << i),
-						  memory_order_release);
-			break;
-		}
-		return (int)i;
-	}
-	return THREAD_LANE_SHARED;
-}
-
-/* After fork the child's only thread is the one that forked: it keeps its lane. */
-void shmslab__lanes_after_fork(void)
-{
-	uint32_t mine = shmslab__thread_lane >= 0 ? UINT32_C(1) << shmslab__thread_lane : 0;
-
-	atomic_store_explicit(&lanes_taken, mine, memory_order_relaxed);
-}
-
-/* A thread without a lane of its own: get one, or share the last under a mutex. */
-struct lane *shmslab__lane_enter_slow(struct shmslab *s)
-{
-	/* a shared thread tries again, as lanes free up when threads exit */
-	int t = thread_lane_take();
-
-	if (t >= 0) {
-		shmslab__thread_lane = t;
-		return &s->me->lanes[t];
-	}
-	pthread_mutex_lock(&s->shared_lane_lock);
-	return &s->me->lanes[SHARED_LANE];
-}
-
-struct proc_entry *shmslab__proc_entry(const struct shmslab *s, uint32_t entry)
-{
-	return (struct proc_entry *)(s->ctl + s->g.procs_off) + entry;
-}
 
 /*
  * Whether PID runs and, if START is not 0, is the process that started then.
@@ -150,12 +73,7 @@ bool shmslab__proc_alive_as(struct shmslab *s, uint32_t entry, uint64_t word)
 /* Make ENTRY as a new process should find it: no lane names anything. */
 void shmslab__proc_reset(struct shmslab *s, uint32_t entry)
 {
-	struct proc_entry *e = shmslab__proc_entry(s, entry);
-
-	for (uint32_t l = 0; l < LANES; l++) {
-		shmslab__lane_set(&e->lanes[l], LANE_IDLE, 0);
-		sa_store_relaxed_u32(&e->lanes[l].cached, 0);
-	}
+	shmslab__lanes_reset(shmslab__proc_entry(s, entry));
 }
 
 /*
@@ -209,24 +127,18 @@ static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness)
 /*
  * Take a free entry of the process table, its byte lock on S->lock_fd (a
  * descriptor of the segment that is never mapped: a mapping keeps its open
- * file, and so its locks, alive).  A full table is searched again after
- * reclaiming the entries of processes that died.  -EUSERS when none is free
- * even then.
+ * file, and so its locks, alive).  -EUSERS when none is free: the caller may
+ * recover what dead processes held, and try again.
  */
 int shmslab__procs_attach(struct shmslab *s)
 {
 	const char *env = getenv("SHMSLAB_LIVENESS");
 	uint32_t liveness = env != NULL && strcmp(env, "pid") == 0 ? LIVENESS_PID : LIVENESS_OFD;
-	int err;
+	for (uint32_t i = 0; i < s->g.max_procs; i++) {
+		int err = claim(s, i, &liveness);
 
-	for (int round = 0; round < 2; round++) {
-		for (uint32_t i = 0; i < s->g.max_procs; i++) {
-			err = claim(s, i, &liveness);
-			if (err != -EAGAIN)
-				return err;
-		}
-		if (round == 0 && shmslab__recover(s, &s->recovered) <= 0)
-			break;
+		if (err != -EAGAIN)
+			return err;
 	}
 	return -EUSERS;
 }

@@ -94,42 +94,32 @@ static bool limbo_possible(struct shmslab *s, const struct recovery *r)
 			return true;
 	if (shmslab__queue_is_blocked(s))
 		return true;
-	for (uint32_t e = 0; e < s->g.max_procs; e++) {
-		const struct proc_entry *pe = shmslab__proc_entry(s, e);
-
-		if (!is_dead(r, e))
-			continue;
-		for (uint32_t l = 0; l < LANES; l++)
-			if (sa_load_acquire_u64(&pe->lanes[l].window) >> 32 != LANE_IDLE)
-				return true;
-	}
+	for_each_lane (s, e, lane)
+		/* acquire: a lane of a dead process is final; as every lane read */
+		if (is_dead(r, e) && sa_load_acquire_u64(&lane->window) >> 32 != LANE_IDLE)
+			return true;
 	return false;
 }
 
 /* Step 2: mark the slots that the lanes of live processes name. */
 static void mark_live_lanes(struct shmslab *s, struct recovery *r)
 {
-	for (uint32_t e = 0; e < s->g.max_procs; e++) {
-		const struct proc_entry *pe = shmslab__proc_entry(s, e);
+	for_each_lane (s, e, lane) {
 		uint32_t state = shmslab__proc_state(s, e);
+		/* acquire: a lane that went idle comes with the slot's new state */
+		uint64_t w = sa_load_acquire_u64(&lane->window);
+		uint32_t op = (uint32_t)(w >> 32), slot = (uint32_t)w, end = slot + 1;
 
-		if (is_dead(r, e) || state == PROC_FREE || state == PROC_DEAD)
+		if (is_dead(r, e) || state == PROC_FREE || state == PROC_DEAD ||
+		    op == LANE_IDLE || slot >= r->capacity)
 			continue;
-		for (uint32_t l = 0; l < LANES; l++) {
-			/* acquire: a lane that went idle comes with the slot's new state */
-			uint64_t w = sa_load_acquire_u64(&pe->lanes[l].window);
-			uint32_t op = (uint32_t)(w >> 32), slot = (uint32_t)w, end = slot + 1;
+		if (op == LANE_GROW) {
+			uint32_t p = page_of(&s->g, slot);
 
-			if (op == LANE_IDLE || slot >= r->capacity)
-				continue;
-			if (op == LANE_GROW) {
-				uint32_t p = page_of(&s->g, slot);
-
-				end = page_start(&s->g, p) + s->g.page_slots[p];
-			}
-			for (uint32_t i = slot; i < end && i < r->capacity; i++)
-				r->mark[i] |= MARK_LANE;
+			end = page_start(&s->g, p) + s->g.page_slots[p];
 		}
+		for (uint32_t i = slot; i < end && i < r->capacity; i++)
+			r->mark[i] |= MARK_LANE;
 	}
 }
 
@@ -178,18 +168,13 @@ static int mark_queue(struct shmslab *s, struct recovery *r)
 /* The dead entry whose lane names slot X in a queue window, or NO_ENTRY. */
 static uint32_t dead_mover(struct shmslab *s, const struct recovery *r, uint32_t x)
 {
-	for (uint32_t e = 0; e < s->g.max_procs; e++) {
-		const struct proc_entry *pe = shmslab__proc_entry(s, e);
+	for_each_lane (s, e, lane) {
+		/* acquire: as every lane read */
+		uint64_t w = sa_load_acquire_u64(&lane->window);
+		uint32_t op = (uint32_t)(w >> 32);
 
-		if (!is_dead(r, e))
-			continue;
-		for (uint32_t l = 0; l < LANES; l++) {
-			uint64_t w = sa_load_acquire_u64(&pe->lanes[l].window);
-			uint32_t op = (uint32_t)(w >> 32);
-
-			if ((op == LANE_SEND || op == LANE_RECV) && (uint32_t)w == x)
-				return e;
-		}
+		if (is_dead(r, e) && (op == LANE_SEND || op == LANE_RECV) && (uint32_t)w == x)
+			return e;
 	}
 	return NO_ENTRY;
 }
@@ -246,21 +231,16 @@ static bool undecided(const struct recovery *r, uint32_t op, uint32_t slot, bool
  */
 static void settle_dead_lanes(struct shmslab *s, struct recovery *r, bool ring_ok)
 {
-	for (uint32_t e = 0; e < s->g.max_procs; e++) {
-		if (!is_dead(r, e))
-			continue;
-		for (uint32_t l = 0; l < LANES; l++) {
-			struct lane *lane = &shmslab__proc_entry(s, e)->lanes[l];
-			uint64_t w = sa_load_acquire_u64(&lane->window);
+	for_each_lane (s, e, lane) {
+		/* acquire: as every lane read */
+		uint64_t w = sa_load_acquire_u64(&lane->window);
 
-			if (w >> 32 == LANE_IDLE)
-				continue;
-			if (undecided(r, (uint32_t)(w >> 32), (uint32_t)w, ring_ok)) {
-				r->pending[e]++;
-				continue;
-			}
+		if (!is_dead(r, e) || w >> 32 == LANE_IDLE)
+			continue;
+		if (undecided(r, (uint32_t)(w >> 32), (uint32_t)w, ring_ok))
+			r->pending[e]++;
+		else
 			shmslab__lane_set(lane, LANE_IDLE, 0);
-		}
 	}
 }
 
@@ -349,6 +329,7 @@ static struct lane *idle_lane(struct shmslab *s, uint32_t e)
 	struct proc_entry *pe = shmslab__proc_entry(s, e);
 
 	for (uint32_t l = 0; l < LANES; l++)
+		/* acquire: as every lane read */
 		if (sa_load_acquire_u64(&pe->lanes[l].window) >> 32 == LANE_IDLE)
 			return &pe->lanes[l];
 	return NULL;
@@ -411,8 +392,12 @@ static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
 			r->pending[owner - 1]++;
 			return;
 		}
-		shmslab__slot_push(s, lane, idx, gen);
-		r->got.slots++;
+		/* a list held even now, by us, is damage: the lane keeps naming the
+		 * slot, for a recovery that can tell */
+		if (shmslab__slot_push(s, lane, idx, gen) == -EAGAIN)
+			r->pending[owner - 1]++;
+		else
+			r->got.slots++;
 		return;
 	}
 }
@@ -489,10 +474,10 @@ int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
 	r.pending = calloc(s->g.max_procs, sizeof(*r.pending));
 	shmslab__os_cancel_off(&cancel);
 	pthread_mutex_lock(&s->recover_lock);
-	n = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(&s->g));
+	n = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(s->g.max_procs));
 	if (n == 0) {
 		n = recover_locked(s, &r);
-		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(&s->g));
+		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(s->g.max_procs));
 	}
 	pthread_mutex_unlock(&s->recover_lock);
 	shmslab__os_cancel_restore(cancel);
@@ -532,10 +517,10 @@ int shmslab__recover_wait(struct shmslab *s)
 
 	shmslab__os_cancel_off(&cancel);
 	pthread_mutex_lock(&s->recover_lock);
-	err = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(&s->g));
+	err = shmslab__os_lock_byte_wait(s->lock_fd, lock_byte_recovery(s->g.max_procs));
 	if (err == 0) {
 		blocked = any_blocked(s);
-		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(&s->g));
+		shmslab__os_unlock_byte(s->lock_fd, lock_byte_recovery(s->g.max_procs));
 	}
 	pthread_mutex_unlock(&s->recover_lock);
 	shmslab__os_cancel_restore(cancel);
@@ -546,26 +531,73 @@ int shmslab__recover_wait(struct shmslab *s)
 	return err;
 }
 
-int shmslab_recover(struct shmslab *slab)
-{
-	return CALL(slab, true, shmslab__recover(slab, NULL));
-}
-
-static int recover_counts_call(struct shmslab *slab, struct shmslab_recovery *what)
+/*
+ * LANE names a slot or chain still to be pushed, held back by a list a
+ * recoverer holds: wait for the recoverer, and push it.  The error that
+ * keeps every list blocked, if any.
+ */
+int shmslab__push_after_recovery(struct shmslab *s, struct lane *lane)
 {
 	int err;
 
-	if (what == NULL)
-		return -EINVAL;
-	*what = slab->recovered;
-	err = shmslab__recover(slab, what);
-	if (err < 0)
-		return err; /* what shmslab_open reclaimed is reported next time */
-	memset(&slab->recovered, 0, sizeof(slab->recovered));
-	return total(what);
+	do
+		err = shmslab__recover_wait(s);
+	while (err == 0 && (err = shmslab__lane_push(s, lane)) == -EAGAIN);
+	return err;
 }
 
-int shmslab_recover_counts(struct shmslab *slab, struct shmslab_recovery *what)
+/* How many things a recovery took back, as shmslab_recover answers it. */
+int shmslab__recovery_count(const struct shmslab_recovery *got)
 {
-	return CALL(slab, true, recover_counts_call(slab, what));
+	return total(got);
+}
+
+/*
+ * The slot lock's waits, with the repair they may ask for: a wait that finds
+ * the holder it waits for dead (SLOT_HOLDER_DEAD) has a recovery take the
+ * dead holder's lock away, then waits again.  A recovery that fails answers
+ * its error.
+ */
+int shmslab__lock_read(struct shmslab *s, uint32_t idx, uint64_t want)
+{
+	int err;
+
+	while ((err = shmslab__slot_read_lock(s, idx, want)) == SLOT_HOLDER_DEAD)
+		if ((err = shmslab__recover(s, NULL)) < 0)
+			return err;
+	return err;
+}
+
+int shmslab__lock_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
+			uint32_t *next_gen)
+{
+	int err;
+
+	while ((err = shmslab__slot_close(s, idx, want, how, next_gen)) == SLOT_HOLDER_DEAD)
+		if ((err = shmslab__recover(s, NULL)) < 0)
+			return err;
+	return err;
+}
+
+/*
+ * Drain IDX, which the caller has closed, of its readers.  It cannot back
+ * out, so it waits, a slice at a time, whatever a recovery answers.
+ */
+void shmslab__lock_drain(struct shmslab *s, uint32_t idx)
+{
+	while (shmslab__slot_drain_readers(s, idx) == SLOT_HOLDER_DEAD)
+		(void)shmslab__recover(s, NULL);
+}
+
+/* The write lock of IDX, of the whole generation WANT: closed, then drained. */
+int shmslab__lock_write(struct shmslab *s, uint32_t idx, uint64_t want)
+{
+	int err = shmslab__lock_close(s, idx, want, CLOSE_WRITE, NULL);
+
+	if (err)
+		return err;
+	KILLPOINT(write_locked);
+	shmslab__lock_drain(s, idx);
+	KILLPOINT(write_drained);
+	return 0;
 }

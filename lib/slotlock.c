@@ -15,6 +15,11 @@
  * consistent operations, so at least one of them sees the other (Dekker):
  * the reader backs out, or the writer waits for the reader to leave.
  * Waiting is a futex sleep on a shared word, never a spin.
+ *
+ * A wait that finds the holder it waits for dead does not repair anything:
+ * it answers SLOT_HOLDER_DEAD, and the caller, a layer up, recovers and
+ * tries again (recover.c's slot_* wrappers), as LMDB's raw lock reports
+ * EOWNERDEAD and its wrapper repairs.
  */
 #include "config.h"
 
@@ -77,12 +82,13 @@ static bool writer_names_nobody(struct shmslab *s, struct slot_meta *m, uint64_t
 /*
  * Sleep until the state word moves on from SEEN, whose writer field is set.
  * Sets the waiters bit first so the writer knows to wake us.  A wait that
- * outlasts a slice checks whether the writer is alive; if it died, recovery
- * takes its locks (its message is torn).  Not here, bit by bit: only recovery
- * may, since only recovery knows the entry is not being reused meanwhile.
- * SHMSLAB_ECORRUPT for a writer field that names no entry, or one that holds no lock.
+ * outlasts a slice checks whether the writer is alive: SLOT_HOLDER_DEAD if
+ * it died, for the caller to recover (its message is then torn); not here,
+ * bit by bit, since only recovery knows the entry is not being reused
+ * meanwhile.  SHMSLAB_ECORRUPT for a writer field that names no entry, or
+ * one that holds no lock; -EBADF when the handle is being closed.
  */
-int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
+static int wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 {
 	struct slot_meta *m = slot_meta(s, idx);
 	uint32_t writer = st_writer(seen);
@@ -105,28 +111,22 @@ int shmslab__slot_wait_writer(struct shmslab *s, uint32_t idx, uint64_t seen)
 		return -EBADF;
 	if (writer_names_nobody(s, m, seen))
 		return SHMSLAB_ECORRUPT;
-	if (!shmslab__proc_alive(s, writer - 1))
-		shmslab__recover(s, NULL);
-	return 0;
+	return shmslab__proc_alive(s, writer - 1) ? 0 : SLOT_HOLDER_DEAD;
 }
 
-/* Readers have held IDX for a whole slice: if one of them died, recover. */
-static void recover_dead_readers(struct shmslab *s, uint32_t idx)
+/*
+ * Readers of word W of IDX have held it for a whole slice: whether one of
+ * them, not among the IGNORED bits, died (a recovery can release its bit).
+ */
+static bool a_reader_died(struct shmslab *s, uint32_t idx, uint32_t w, uint64_t ignored)
 {
-	struct slot_meta *m = slot_meta(s, idx);
+	/* acquire: a reader's bit comes with its entry's state */
+	uint64_t bits = sa_load_acquire_u64(&slot_meta(s, idx)->readers[w]) & ~ignored;
 
-	for (uint32_t w = 0; w < s->g.reader_words; w++) {
-		uint64_t bits = sa_load_acquire_u64(&m->readers[w]);
-
-		for (; bits != 0; bits &= bits - 1) {
-			uint32_t entry = w * 64 + (uint32_t)__builtin_ctzll(bits);
-
-			if (entry < s->g.max_procs && !shmslab__proc_alive(s, entry)) {
-				shmslab__recover(s, NULL);
-				return;
-			}
-		}
-	}
+	for (; bits != 0; bits &= bits - 1)
+		if (!shmslab__proc_alive(s, w * 64 + (uint32_t)__builtin_ctzll(bits)))
+			return true;
+	return false;
 }
 
 /* Reader bits of word W that name no process-table entry. */
@@ -228,7 +228,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want)
 			return -ESTALE;
 		if (st_writer(st) == 0)
 			return -EOWNERDEAD;
-		err = shmslab__slot_wait_writer(s, idx, st);
+		err = wait_writer(s, idx, st);
 		if (err)
 			return err;
 	}
@@ -268,8 +268,12 @@ void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx)
 	}
 }
 
-/* Readers were seen on IDX: sleep on the drain word until they have all left. */
-void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
+/*
+ * Readers were seen on IDX: sleep on the drain word until they have all
+ * left.  SLOT_HOLDER_DEAD when one outlasts a slice and died: the caller
+ * recovers and drains again.
+ */
+int shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
 {
 	struct slot_meta *m = slot_meta(s, idx);
 
@@ -284,43 +288,61 @@ void shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
 			if ((sa_load_seq_cst_u64(&m->readers[w]) & ~ignored) == 0)
 				break;
 			if (shmslab__os_futex_wait(&m->drain, 1, WAIT_SLICE_MS) == -ETIMEDOUT) {
-				recover_dead_readers(s, idx);
 				ignored |= stray_readers(s, idx, w);
 				/* relaxed, as in wait_writer: our own reads end with the close
 				 * that waits for us, and they are over for this slot */
 				if (sa_load_relaxed_u32(&s->closing) != 0 && s->self / 64 == w)
 					ignored |= UINT64_C(1) << (s->self % 64);
+				if (a_reader_died(s, idx, w, ignored))
+					return SLOT_HOLDER_DEAD;
 			}
 		}
 	}
 	/* relaxed: nobody sleeps on the word now; this only spares readers a wake */
 	sa_store_relaxed_u32(&m->drain, 0);
+	return 0;
 }
 
-int shmslab__slot_write_lock(struct shmslab *s, uint32_t idx, uint64_t want)
+/*
+ * Close IDX, of the whole generation WANT, to new readers, once no writer is
+ * in: for writing (CLOSE_WRITE: our entry goes in the writer field), or for
+ * freeing (CLOSE_FREE: the slot becomes FREEING by us, in *NEXT_GEN, the
+ * generation after WANT's).  The caller then drains the readers already in.
+ * -ESTALE when the slot is no longer of WANT (or, freeing, no longer
+ * allocated), -EBUSY when freeing a slot of the queue, SLOT_HOLDER_DEAD when
+ * the writer it waits for died, -EBADF when the handle is being closed.
+ */
+int shmslab__slot_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
+			uint32_t *next_gen)
 {
 	struct slot_meta *m = slot_meta(s, idx);
-	uint64_t st = sa_load_acquire_u64(&m->state);
+	/* acquire: a state of a later allocation comes with its epoch */
+	uint64_t st = sa_load_acquire_u64(&m->state), closed;
 
 	for (;;) {
 		if (!st_readable(s, m, st, want))
 			return -ESTALE;
+		if (how == CLOSE_FREE && st_kind(st) == KIND_QUEUED)
+			return -EBUSY;
 		if (st_writer(st) != 0) {
-			int err = shmslab__slot_wait_writer(s, idx, st);
+			int err = wait_writer(s, idx, st);
 
 			if (err)
 				return err;
+			/* acquire: as above */
 			st = sa_load_acquire_u64(&m->state);
 			continue;
 		}
-		/* seq_cst: the writer field is set before we look at the readers */
-		if (sa_cas_seq_cst_u64(&m->state, &st, st | (s->self + 1)))
-			break;
+		if (how == CLOSE_WRITE) {
+			closed = st | (s->self + 1);
+		} else {
+			*next_gen = gen_next(st_gen(st));
+			closed = st_make(KIND_FREEING, s->self + 1, *next_gen);
+		}
+		/* seq_cst: the slot is closed before we look at its readers */
+		if (sa_cas_seq_cst_u64(&m->state, &st, closed))
+			return 0;
 	}
-	KILLPOINT(write_locked);
-	shmslab__slot_drain_readers(s, idx);
-	KILLPOINT(write_drained);
-	return 0;
 }
 
 /* Release the write lock.  COMPLETE: the message is whole, so it is no longer torn. */

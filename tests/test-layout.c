@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -419,6 +420,42 @@ START_TEST(test_layout_mode)
 }
 END_TEST
 
+/*
+ * A change of the shared-memory format is a new layout version: the
+ * fingerprint of the format is the one format.h states, and the one
+ * tests/layout-versions records for this version; a version not recorded
+ * there yet is a new one, which gets its line.
+ */
+START_TEST(test_layout_format_change_bumps_version)
+{
+	char path[4096], line[128];
+	const char *top = getenv("top_srcdir");
+	unsigned version, fingerprint;
+	bool recorded = false;
+	FILE *f;
+
+	ck_assert_msg(shmslab__fingerprint() == LAYOUT_FINGERPRINT,
+		      "the format changed (fingerprint %#x, format.h says %#x): bump LAYOUT_VERSION, "
+		      "set LAYOUT_FINGERPRINT, and record both in tests/layout-versions",
+		      shmslab__fingerprint(), LAYOUT_FINGERPRINT);
+	snprintf(path, sizeof(path), "%s/tests/layout-versions", top ? top : ".");
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s is missing", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%u %x", &version, &fingerprint) != 2)
+			continue;
+		if (version == LAYOUT_VERSION) {
+			ck_assert_msg(fingerprint == LAYOUT_FINGERPRINT,
+				      "layout version %u was %#x: a new format needs a new version",
+				      version, fingerprint);
+			recorded = true;
+		}
+	}
+	fclose(f);
+	ck_assert_msg(recorded, "layout version %u is not in %s", LAYOUT_VERSION, path);
+}
+END_TEST
+
 START_TEST(test_layout_fingerprint)
 {
 	ck_assert_uint_ne(shmslab__fingerprint(), 0);
@@ -445,6 +482,7 @@ int main(void)
 	tcase_add_test(tc, test_layout_names);
 	tcase_add_test(tc, test_layout_mode);
 	tcase_add_test(tc, test_layout_fingerprint);
+	tcase_add_test(tc, test_layout_format_change_bumps_version);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }

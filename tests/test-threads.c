@@ -402,7 +402,7 @@ START_TEST(test_threads_cancel_in_recovery_wait)
 	pthread_t t;
 	char byte;
 
-	fl.l_start = (off_t)lock_byte_recovery(&slab->g);
+	fl.l_start = (off_t)lock_byte_recovery(slab->g.max_procs);
 	ck_assert_int_eq(pipe(locked), 0);
 	ck_assert_int_eq(pipe(release), 0);
 	holder = fork();

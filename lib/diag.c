@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Diagnostics and recovery on demand: a snapshot of a segment's counts, a
+ * slot's and a process-table entry's detail for the tools, shmslab_recover,
+ * the names of error codes and the version.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int stat_call(struct shmslab *slab, struct shmslab_stats *st)
+{
+	uint32_t cap;
+	int err;
+
+	if (st == NULL)
+		return -EINVAL;
+	err = shmslab__map_refresh(slab, 0);
+	if (err && err != -ERANGE)
+		return err;
+	memset(st, 0, sizeof(*st));
+	cap = sa_load_acquire_u32(&slab->capacity_known);
+	for (uint32_t i = 0; i < cap; i++) {
+		uint64_t s = sa_load_relaxed_u64(&slot_meta(slab, i)->state);
+
+		switch (st_kind(s)) {
+		case KIND_FREE:
+		case KIND_CACHED:
+			st->available++;
+			break;
+		case KIND_OWNED:
+			st->allocated++;
+			if (st_owner(s) == 0)
+				st->unowned++;
+			break;
+		case KIND_QUEUED:
+			st->queued++;
+			break;
+		case KIND_RETIRED:
+			st->retired++;
+			break;
+		default:
+			st->busy++;
+			break;
+		}
+	}
+	for (uint32_t i = 0; i < slab->g.max_procs; i++) {
+		uint32_t state = shmslab__proc_state(slab, i);
+
+		if (state == PROC_FREE)
+			continue;
+		if (shmslab__proc_alive(slab, i))
+			st->procs++;
+		else if (!(state & PROC_CLAIMING))
+			st->dead_procs++;
+	}
+	st->slot_size = slab->g.slot_size;
+	st->slot_count = cap;
+	st->max_slots = slab->g.max_slots;
+	st->max_procs = slab->g.max_procs;
+	st->layout_version = LAYOUT_VERSION;
+	st->shards = slab->g.shards;
+	st->queue_depth = slab->g.queue_depth;
+	return 0;
+}
+
+int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st)
+{
+	return CALL(slab, false, stat_call(slab, st));
+}
+
+static int slot_info_call(struct shmslab *slab, uint64_t index, struct shmslab_slot_info *info)
+{
+	static const uint32_t states[] = {
+		[KIND_FREE] = SHMSLAB_SLOT_FREE,     [KIND_OWNED] = SHMSLAB_SLOT_OWNED,
+		[KIND_QUEUED] = SHMSLAB_SLOT_QUEUED, [KIND_FREEING] = SHMSLAB_SLOT_BUSY,
+		[KIND_CACHED] = SHMSLAB_SLOT_FREE,   [KIND_RETIRED] = SHMSLAB_SLOT_RETIRED,
+	};
+	struct slot_meta *m;
+	uint64_t st;
+	int err;
+
+	if (info == NULL || index > UINT32_MAX)
+		return -EINVAL;
+	err = slot_check(slab, (uint32_t)index);
+	if (err)
+		return err == -ERANGE ? -EINVAL : err;
+	m = slot_meta(slab, (uint32_t)index);
+	st = sa_load_acquire_u64(&m->state);
+	if (st_kind(st) > KIND_RETIRED || st_writer(st) > slab->g.max_procs ||
+	    st_owner(st) > slab->g.max_procs)
+		return SHMSLAB_ECORRUPT;
+	memset(info, 0, sizeof(*info));
+	info->index = index;
+	info->generation = st_gen(st);
+	info->state = states[st_kind(st)];
+	info->len = sa_load_relaxed_u32(&m->len);
+	/* the process keeping a free slot back does not own it */
+	info->owner = st_kind(st) == KIND_CACHED ? -1 : (int32_t)st_owner(st) - 1;
+	info->writer = (int32_t)st_writer(st) - 1;
+	info->readers = shmslab__slot_reader_count(slab, (uint32_t)index);
+	info->torn = (st_low(st) & ST_TORN) != 0;
+	return 0;
+}
+
+int shmslab_slot_info(struct shmslab *slab, uint64_t index, struct shmslab_slot_info *info)
+{
+	return CALL(slab, false, slot_info_call(slab, index, info));
+}
+
+/* What ENTRY holds, counted over every slot. */
+static void proc_holdings(struct shmslab *s, uint32_t entry, struct shmslab_proc_info *info)
+{
+	uint32_t cap = sa_load_acquire_u32(&s->capacity_known), id = entry + 1;
+	uint32_t word = entry / 64;
+	uint64_t bit = UINT64_C(1) << (entry % 64);
+
+	for (uint32_t i = 0; i < cap; i++) {
+		struct slot_meta *m = slot_meta(s, i);
+		uint64_t st = sa_load_relaxed_u64(&m->state);
+
+		if (st_owner(st) == id && st_kind(st) == KIND_CACHED)
+			info->kept++;
+		else if (st_owner(st) == id)
+			info->owned++; /* allocated, or caught in its free */
+		info->writing += st_writer(st) == id;
+		info->reading += (sa_load_relaxed_u64(&m->readers[word]) & bit) != 0;
+	}
+}
+
+static int proc_info_call(struct shmslab *slab, uint32_t entry, struct shmslab_proc_info *info)
+{
+	static const uint32_t died_in[] = {
+		[LANE_IDLE] = 0,
+		[LANE_POP] = 1,
+		[LANE_FREE] = 2,
+		[LANE_GROW] = 3,
+	};
+	const struct proc_entry *e;
+	uint32_t state;
+	int err;
+
+	if (info == NULL || entry >= slab->g.max_procs)
+		return -EINVAL;
+	err = shmslab__map_refresh(slab, 0);
+	if (err && err != -ERANGE)
+		return err;
+	e = shmslab__proc_entry(slab, entry);
+	state = shmslab__proc_state(slab, entry);
+	memset(info, 0, sizeof(*info));
+	info->entry = entry;
+	info->attached = state == PROC_LIVE || state == PROC_DEAD;
+	info->alive = info->attached && shmslab__proc_alive(slab, entry);
+	info->self = entry == slab->self;
+	info->pid = info->attached ? (int64_t)sa_load_relaxed_u32(&e->pid) : 0;
+	info->died_slot = -1;
+	if (!info->attached)
+		return 0;
+	proc_holdings(slab, entry, info);
+	for (uint32_t l = 0; l < LANES && !info->alive && info->died_in == 0; l++) {
+		uint64_t w = sa_load_acquire_u64(&e->lanes[l].window);
+		uint32_t op = (uint32_t)(w >> 32);
+
+		if (op != LANE_IDLE && op <= LANE_GROW) {
+			info->died_in = died_in[op];
+			info->died_slot = (uint32_t)w;
+		}
+	}
+	return 0;
+}
+
+int shmslab_proc_info(struct shmslab *slab, uint32_t entry, struct shmslab_proc_info *info)
+{
+	return CALL(slab, false, proc_info_call(slab, entry, info));
+}
+
+const char *shmslab_strerror(int err)
+{
+	if (err > 0)
+		err = -err;
+	if (err < -4095 && err != SHMSLAB_EFORMAT && err != SHMSLAB_ECORRUPT)
+		return "Unknown error"; /* beyond every errno, and -err may not exist */
+	switch (err) {
+	case 0:
+		return "Success";
+	case SHMSLAB_EFORMAT:
+		return "Not a shmslab segment, or one of another layout version";
+	case SHMSLAB_ECORRUPT:
+		return "Segment metadata is corrupt";
+	case -ESTALE:
+		return "Stale reference: the slot was freed";
+	case -EMSGSIZE:
+		return "Message larger than the slot or the buffer";
+	case -EOWNERDEAD:
+		return "The message is torn: its writer died in the middle of a write";
+	case -EUSERS:
+		return "Too many processes attached to the segment";
+	case -ECHILD:
+		return "Handle inherited across fork: open the segment again";
+	}
+#ifdef HAVE_STRERRORDESC_NP
+	{
+		const char *d = strerrordesc_np(-err);
+
+		return d != NULL ? d : "Unknown error";
+	}
+#else
+	/* glibc before 2.32, musl: their strerror returns static text for known codes */
+	return strerror(-err);
+#endif
+}
+
+unsigned shmslab_version(void)
+{
+	return SHMSLAB_VERSION_MAJOR * 10000u + SHMSLAB_VERSION_MINOR * 100u +
+	       SHMSLAB_VERSION_PATCH;
+}
+
+int shmslab_recover(struct shmslab *slab)
+{
+	return CALL(slab, true, shmslab__recover(slab, NULL));
+}
+
+static int recover_counts_call(struct shmslab *slab, struct shmslab_recovery *what)
+{
+	int err;
+
+	if (what == NULL)
+		return -EINVAL;
+	*what = slab->recovered;
+	err = shmslab__recover(slab, what);
+	if (err < 0)
+		return err; /* what shmslab_open reclaimed is reported next time */
+	memset(&slab->recovered, 0, sizeof(slab->recovered));
+	return shmslab__recovery_count(what);
+}
+
+int shmslab_recover_counts(struct shmslab *slab, struct shmslab_recovery *what)
+{
+	return CALL(slab, true, recover_counts_call(slab, what));
+}
