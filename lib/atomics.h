@@ -44,10 +44,32 @@ _Static_assert(sizeof(_Atomic uint32_t) == 4, "32-bit atomics must be plain word
 		return atomic_compare_exchange_strong_explicit(                            \
 			p, expected, desired, memory_order_acq_rel, memory_order_acquire); \
 	}                                                                                  \
+	/* Weak CAS for a loop that retries anyway: it may fail spuriously. */             \
+	static inline bool sa_cas_weak_acq_rel_##W(_Atomic T *p, T *expected, T desired)   \
+	{                                                                                  \
+		return atomic_compare_exchange_weak_explicit(                              \
+			p, expected, desired, memory_order_acq_rel, memory_order_acquire); \
+	}                                                                                  \
+	/* Strong CAS that only publishes: release on success, relaxed on failure. */      \
+	static inline bool sa_cas_release_##W(_Atomic T *p, T *expected, T desired)        \
+	{                                                                                  \
+		return atomic_compare_exchange_strong_explicit(                            \
+			p, expected, desired, memory_order_release, memory_order_relaxed); \
+	}                                                                                  \
+	static inline bool sa_cas_weak_release_##W(_Atomic T *p, T *expected, T desired)   \
+	{                                                                                  \
+		return atomic_compare_exchange_weak_explicit(                              \
+			p, expected, desired, memory_order_release, memory_order_relaxed); \
+	}                                                                                  \
 	/* Strong CAS that is also a full fence: for store-then-load (Dekker) patterns. */ \
 	static inline bool sa_cas_seq_cst_##W(_Atomic T *p, T *expected, T desired)        \
 	{                                                                                  \
 		return atomic_compare_exchange_strong_explicit(                            \
+			p, expected, desired, memory_order_seq_cst, memory_order_seq_cst); \
+	}                                                                                  \
+	static inline bool sa_cas_weak_seq_cst_##W(_Atomic T *p, T *expected, T desired)   \
+	{                                                                                  \
+		return atomic_compare_exchange_weak_explicit(                              \
 			p, expected, desired, memory_order_seq_cst, memory_order_seq_cst); \
 	}                                                                                  \
 	static inline T sa_exchange_acq_rel_##W(_Atomic T *p, T v)                         \

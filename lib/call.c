@@ -111,6 +111,7 @@ void shmslab__call_quiesce(struct shmslab *s)
 	    membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
 		/* relaxed: calls that miss it for a while are covered by the wait below */
 		sa_store_relaxed_u32(&shmslab__call_fences, 1);
+		/* seq_cst: our side of the handshake, between closing and the look */
 		sa_fence_seq_cst();
 		/* calls that entered before the fences did: their store is seen by now */
 		usleep(CLOSE_POLL_MS * 1000);
@@ -125,6 +126,7 @@ void shmslab__call_quiesce(struct shmslab *s)
 void shmslab__calls_after_fork(void)
 {
 	for (struct call_rec *r = recs; r != NULL; r = r->next)
+		/* relaxed: the child has one thread */
 		sa_store_relaxed_uptr(&r->inside, 0);
 	pthread_mutex_init(&recs_lock, NULL);
 }

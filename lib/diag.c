@@ -22,8 +22,10 @@ static int stat_call(struct shmslab *slab, struct shmslab_stats *st)
 	if (err && err != -ERANGE)
 		return err;
 	memset(st, 0, sizeof(*st));
+	/* acquire: the pages of every slot below it are mapped */
 	cap = sa_load_acquire_u32(&slab->capacity_known);
 	for (uint32_t i = 0; i < cap; i++) {
+		/* relaxed: a snapshot for diagnostics, each word on its own */
 		uint64_t s = sa_load_relaxed_u64(&slot_meta(slab, i)->state);
 
 		switch (st_kind(s)) {
@@ -89,6 +91,7 @@ static int slot_info_call(struct shmslab *slab, uint64_t index, struct shmslab_s
 	if (err)
 		return err == -ERANGE ? -EINVAL : err;
 	m = slot_meta(slab, (uint32_t)index);
+	/* acquire: as any look at a slot's state; a snapshot */
 	st = sa_load_acquire_u64(&m->state);
 	if (st_kind(st) > KIND_RETIRED || st_writer(st) > slab->g.max_procs ||
 	    st_owner(st) > slab->g.max_procs)
@@ -97,6 +100,7 @@ static int slot_info_call(struct shmslab *slab, uint64_t index, struct shmslab_s
 	info->index = index;
 	info->generation = st_gen(st);
 	info->state = states[st_kind(st)];
+	/* relaxed: a snapshot, as the state read above */
 	info->len = sa_load_relaxed_u32(&m->len);
 	/* the process keeping a free slot back does not own it */
 	info->owner = st_kind(st) == KIND_CACHED ? -1 : (int32_t)st_owner(st) - 1;
@@ -114,12 +118,14 @@ int shmslab_slot_info(struct shmslab *slab, uint64_t index, struct shmslab_slot_
 /* What ENTRY holds, counted over every slot. */
 static void proc_holdings(struct shmslab *s, uint32_t entry, struct shmslab_proc_info *info)
 {
+	/* acquire: the pages of every slot below it are mapped */
 	uint32_t cap = sa_load_acquire_u32(&s->capacity_known), id = entry + 1;
 	uint32_t word = entry / 64;
 	uint64_t bit = UINT64_C(1) << (entry % 64);
 
 	for (uint32_t i = 0; i < cap; i++) {
 		struct slot_meta *m = slot_meta(s, i);
+		/* relaxed: a snapshot for diagnostics, each word on its own */
 		uint64_t st = sa_load_relaxed_u64(&m->state);
 
 		if (st_owner(st) == id && st_kind(st) == KIND_CACHED)
@@ -127,6 +133,7 @@ static void proc_holdings(struct shmslab *s, uint32_t entry, struct shmslab_proc
 		else if (st_owner(st) == id)
 			info->owned++; /* allocated, or caught in its free */
 		info->writing += st_writer(st) == id;
+		/* relaxed: as the state read above */
 		info->reading += (sa_load_relaxed_u64(&m->readers[word]) & bit) != 0;
 	}
 }
@@ -155,12 +162,14 @@ static int proc_info_call(struct shmslab *slab, uint32_t entry, struct shmslab_p
 	info->attached = state == PROC_LIVE || state == PROC_DEAD;
 	info->alive = info->attached && shmslab__proc_alive(slab, entry);
 	info->self = entry == slab->self;
+	/* relaxed: written before the entry read LIVE, whose acquire we did */
 	info->pid = info->attached ? (int64_t)sa_load_relaxed_u32(&e->pid) : 0;
 	info->died_slot = -1;
 	if (!info->attached)
 		return 0;
 	proc_holdings(slab, entry, info);
 	for (uint32_t l = 0; l < LANES && !info->alive && info->died_in == 0; l++) {
+		/* acquire: as every lane read; a snapshot */
 		uint64_t w = sa_load_acquire_u64(&e->lanes[l].window);
 		uint32_t op = (uint32_t)(w >> 32);
 

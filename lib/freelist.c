@@ -41,21 +41,25 @@ static uint64_t head_next(const struct shmslab *s, uint64_t head, uint32_t top)
 int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count)
 {
 	_Atomic uint64_t *head = &s->shards[shard].head;
+	/* relaxed: only a guess of the head, which the CAS below checks */
 	uint64_t h = sa_load_relaxed_u64(head);
 	unsigned round = 0;
 
 	if (count == 0)
 		return 0;
 	for (uint32_t i = first; i + 1 < first + count; i++)
+		/* relaxed: the chain is ours; the push's release publishes it */
 		sa_store_relaxed_u32(&slot_meta(s, i)->next, i + 1);
 	for (;;) {
 		uint32_t top = (uint32_t)(h & s->g.idx_mask);
 
 		if (top == shmslab__freelist_blocked(s))
 			return -EAGAIN;
+		/* relaxed: as the links above */
 		sa_store_relaxed_u32(&slot_meta(s, first + count - 1)->next, top);
-		/* release: the links above are visible to whoever pops the new top */
-		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, first)))
+		/* release: the links above are visible to whoever pops the new top;
+		 * weak, since a failure looks again */
+		if (sa_cas_weak_release_u64(head, &h, head_next(s, h, first)))
 			return 0;
 		shmslab__os_backoff(&round);
 	}
@@ -104,8 +108,9 @@ int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, 
 			return err;
 		}
 		/* acq_rel: release publishes the lane entry before the slot leaves the
-		 * list; acquire on failure orders the next round's link read */
-		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, next))) {
+		 * list; acquire on failure orders the next round's link read; weak,
+		 * since a failure looks again */
+		if (sa_cas_weak_acq_rel_u64(head, &h, head_next(s, h, next))) {
 			*idx = top;
 			KILLPOINT(alloc_popped);
 			return 0;
@@ -116,6 +121,7 @@ int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, 
 		/* an out-of-range index read from a head that has since moved on was
 		 * just a stale read; from one that has not, it is corruption */
 		{
+			/* acquire: as the head read that began the pop */
 			uint64_t again = sa_load_acquire_u64(head);
 
 			if (again == h)
@@ -133,6 +139,7 @@ int shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx)
 
 bool shmslab__freelist_is_blocked(const struct shmslab *s, uint32_t shard)
 {
+	/* acquire: a head seen unblocked comes with the recoverer's chain */
 	uint64_t h = sa_load_acquire_u64(&s->shards[shard].head);
 
 	return (uint32_t)(h & s->g.idx_mask) == shmslab__freelist_blocked(s);
@@ -146,6 +153,7 @@ bool shmslab__freelist_is_blocked(const struct shmslab *s, uint32_t shard)
 void shmslab__freelist_block(struct shmslab *s, uint32_t shard)
 {
 	struct shard *sh = &s->shards[shard];
+	/* acquire: the pushes before our block are seen */
 	uint64_t h = sa_load_acquire_u64(&sh->head);
 	unsigned round = 0;
 
@@ -168,11 +176,13 @@ void shmslab__freelist_block(struct shmslab *s, uint32_t shard)
 void shmslab__freelist_unblock(struct shmslab *s, uint32_t shard)
 {
 	struct shard *sh = &s->shards[shard];
+	/* acquire: as in block */
 	uint64_t h = sa_load_acquire_u64(&sh->head);
 
 	/* nobody but the recoverer changes a blocked head, so one CAS does */
 	if ((uint32_t)(h & s->g.idx_mask) == shmslab__freelist_blocked(s))
-		/* release: the chain as the recoverer left it reaches the next popper */
-		sa_cas_acq_rel_u64(&sh->head, &h,
+		/* release: the chain as the recoverer left it reaches the next popper;
+		 * relaxed saved_top: written by the recoverer, which we are */
+		sa_cas_release_u64(&sh->head, &h,
 				   head_next(s, h, sa_load_relaxed_u32(&sh->saved_top)));
 }

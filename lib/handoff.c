@@ -31,6 +31,7 @@ static int send_call(struct shmslab *slab, shmslab_ref ref)
 	lane = shmslab__lane_enter(slab);
 	shmslab__lane_set(lane, LANE_SEND, idx);
 	KILLPOINT(send_journaled);
+	/* acquire: a state of a later allocation comes with its epoch */
 	st = sa_load_acquire_u64(&m->state);
 	for (;;) {
 		if (!st_gen_is(slab, m, st, want) ||
@@ -55,6 +56,7 @@ static int send_call(struct shmslab *slab, shmslab_ref ref)
 	if (err) {
 		/* not sent: the slot goes back to whom it belonged, locks as they are
 		 * now.  Our lane kept it from recovery, so it is still QUEUED. */
+		/* relaxed: our lane keeps the slot QUEUED; the CAS below checks the word */
 		uint64_t now = sa_load_relaxed_u64(&m->state);
 
 		do
@@ -91,6 +93,7 @@ static int64_t now_ms(void)
 static int own_received(struct shmslab *s, uint32_t idx, shmslab_ref *ref)
 {
 	struct slot_meta *m = slot_meta(s, idx);
+	/* acquire: the sender's CAS to QUEUED published the message with it */
 	uint64_t st = sa_load_acquire_u64(&m->state);
 
 	uint32_t gen;

@@ -138,6 +138,7 @@ static inline _Atomic uint32_t *slot_rcount(const struct shmslab *s, uint32_t id
 /* 0 if IDX is a slot this process can touch; -ERANGE if beyond the segment. */
 static inline int slot_check(struct shmslab *s, uint32_t idx)
 {
+	/* acquire: pairs with map_refresh's release: the pages below are mapped */
 	if (idx < sa_load_acquire_u32(&s->capacity_known))
 		return 0;
 	return shmslab__map_refresh(s, idx);
@@ -401,9 +402,9 @@ static inline int call_enter(struct shmslab *s, bool attached)
 	sa_store_relaxed_uptr(&r->inside, (uintptr_t)s);
 	/* relaxed: set once, before this thread's first call, or by a failing close */
 	if (__builtin_expect(sa_load_relaxed_u32(&shmslab__call_fences) != 0, 0))
-		sa_fence_seq_cst();
+		sa_fence_seq_cst(); /* seq_cst: no membarrier() does it for us */
 	else
-		sa_fence_compiler();
+		sa_fence_compiler(); /* compiler: the closer's membarrier() is the fence */
 	/* relaxed: ordered after our store by the fence above */
 	if (__builtin_expect(sa_load_relaxed_u32(&s->closing) != 0, 0)) {
 		call_leave();

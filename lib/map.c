@@ -83,6 +83,7 @@ static int map_page(struct shmslab *s, uint32_t p)
 /* Map every page holding a slot below CAP.  The caller holds map_lock. */
 static int map_upto(struct shmslab *s, uint32_t cap)
 {
+	/* relaxed: written under map_lock, which the caller holds */
 	uint32_t known = sa_load_relaxed_u32(&s->capacity_known);
 
 	for (uint32_t p = known ? page_of(&s->g, known - 1) : 0; p <= page_of(&s->g, cap - 1);
@@ -118,6 +119,7 @@ int shmslab__map_refresh(struct shmslab *s, uint32_t want)
 	int err = 0;
 
 	pthread_mutex_lock(&s->map_lock);
+	/* relaxed: as in map_upto; we hold map_lock */
 	known = sa_load_relaxed_u32(&s->capacity_known);
 	/* acquire: pairs with the grower's release, after the new slots were built */
 	cap = sa_load_acquire_u32(&s->control->capacity);

@@ -54,6 +54,7 @@ int shmslab_store(struct shmslab *slab, shmslab_ref ref, const void *msg, size_t
 /* The length of the message in a slot we hold locked. */
 static int message_len(struct shmslab *s, uint32_t idx, size_t *len)
 {
+	/* relaxed: the lock we hold ordered the writer's store before it */
 	uint32_t n = sa_load_relaxed_u32(&slot_meta(s, idx)->len);
 
 	if (n > s->g.slot_size)
@@ -145,9 +146,11 @@ static int view_check(struct shmslab *s, const struct shmslab_view *v, uint32_t 
 	err = ref_check(s, v->priv_ref);
 	if (err)
 		return err == SHMSLAB_ECORRUPT ? err : -EINVAL;
+	/* relaxed: our own thread's count, and our own writer field: no race to order */
 	if (mode == VIEW_READ)
 		return sa_load_relaxed_u32(slot_rcount(s, ref_index(s, v->priv_ref))) != 0 ? 0
 											: -EINVAL;
+	/* relaxed: our own thread's count, and our own writer field: no race to order */
 	return st_writer(sa_load_relaxed_u64(&slot_meta(s, ref_index(s, v->priv_ref))->state)) ==
 			       s->self + 1
 		       ? 0

@@ -313,11 +313,12 @@ int shmslab__os_byte_locked(int fd, uint64_t byte)
  * but belong to the process, not the open file (callers add a mutex for
  * their threads), and which any close of the segment in the process drops.
  */
-static _Atomic bool ofd_missing;
+static _Atomic uint32_t ofd_missing; /* 1 once F_OFD_SETLKW was refused */
 
 static int lock_cmd(bool wait)
 {
-	if (atomic_load_explicit(&ofd_missing, memory_order_relaxed))
+	/* relaxed: a flag on its own; a stale 0 only costs one refused call */
+	if (sa_load_relaxed_u32(&ofd_missing))
 		return wait ? F_SETLKW : F_SETLK;
 	return wait ? F_OFD_SETLKW : F_OFD_SETLK;
 }
@@ -333,8 +334,10 @@ int shmslab__os_lock_byte_wait(int fd, uint64_t byte)
 	fl.l_start = (off_t)byte;
 	fl.l_len = 1;
 	while (fcntl(fd, lock_cmd(true), &fl) != 0) {
-		if (errno == EINVAL && !atomic_load_explicit(&ofd_missing, memory_order_relaxed)) {
-			atomic_store_explicit(&ofd_missing, true, memory_order_relaxed);
+		/* relaxed: as in lock_cmd */
+		if (errno == EINVAL && !sa_load_relaxed_u32(&ofd_missing)) {
+			/* relaxed: as in lock_cmd */
+			sa_store_relaxed_u32(&ofd_missing, 1);
 			continue;
 		}
 		if (errno != EINTR)
@@ -424,7 +427,7 @@ void shmslab__os_backoff(unsigned *round)
 
 	if (r < 6) {
 		for (unsigned i = 0; i < (1u << r); i++)
-			sa_cpu_relax();
+			sa_cpu_relax(); /* a spin-wait hint: no atomic, orders nothing */
 	} else {
 		sched_yield();
 	}
@@ -448,7 +451,7 @@ uint32_t shmslab__os_cpu_count(void)
 
 #ifdef SHMSLAB_KILLPOINTS
 static const char *killpoint_wanted;
-static _Atomic long killpoint_countdown;
+static _Atomic uint32_t killpoint_countdown;
 static pthread_once_t killpoint_once = PTHREAD_ONCE_INIT;
 
 /* SHMSLAB_KILLPOINT=name, or name:N to die at the Nth time the point is met. */
@@ -464,7 +467,8 @@ static void killpoint_load(void)
 	colon = strchr(env, ':');
 	if (colon != NULL && (size_t)(colon - env) < sizeof(name))
 		name[colon - env] = '\0';
-	atomic_store(&killpoint_countdown, colon != NULL ? atol(colon + 1) : 1);
+	/* relaxed: pthread_once publishes it to every thread that meets a point */
+	sa_store_relaxed_u32(&killpoint_countdown, colon != NULL ? (uint32_t)atol(colon + 1) : 1);
 	killpoint_wanted = name;
 }
 
@@ -472,7 +476,8 @@ void shmslab__killpoint(const char *name)
 {
 	pthread_once(&killpoint_once, killpoint_load);
 	if (killpoint_wanted != NULL && strcmp(killpoint_wanted, name) == 0 &&
-	    atomic_fetch_sub(&killpoint_countdown, 1) == 1)
+	    /* relaxed: a count of meetings, ordering nothing */
+	    sa_fetch_sub_relaxed_u32(&killpoint_countdown, 1) == 1)
 		raise(SIGKILL);
 }
 #endif

@@ -65,6 +65,7 @@ bool shmslab__proc_alive_as(struct shmslab *s, uint32_t entry, uint64_t word)
 	}
 	if (state != PROC_LIVE)
 		return false;
+	/* relaxed: written before the entry read LIVE, whose acquire the caller did */
 	if (sa_load_relaxed_u32(&e->liveness) == LIVENESS_PID)
 		return pid_alive(sa_load_relaxed_u32(&e->pid), sa_load_relaxed_u64(&e->start_time));
 	return shmslab__os_byte_locked(s->fd, entry) != 0;
@@ -85,6 +86,7 @@ static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness)
 {
 	struct proc_entry *e = shmslab__proc_entry(s, i);
 	uint32_t pid = (uint32_t)getpid();
+	/* acquire: the entry as its last holder or recovery left it */
 	uint64_t start = 0, word = sa_load_acquire_u64(&e->state), claimed;
 	int err;
 
@@ -111,8 +113,10 @@ static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness)
 	}
 	if (*liveness == LIVENESS_PID && shmslab__os_pid_start((pid_t)pid, &start) != 0)
 		start = 0;
+	/* relaxed: published by the release store of LIVE below */
 	sa_store_relaxed_u32(&e->pid, pid);
 	sa_store_relaxed_u64(&e->start_time, start);
+	/* relaxed: as pid and start_time */
 	sa_store_relaxed_u32(&e->liveness, *liveness);
 	sa_store_relaxed_u64(&e->attached_ns, shmslab__os_realtime_ns());
 	/* release: whoever sees LIVE sees how to tell whether we are alive */

@@ -58,6 +58,7 @@ static void advance(_Atomic uint64_t *ticket, uint64_t t)
 /* The receiver at deq has emptied its cell but not moved deq yet: move it.  */
 static bool help_deq(struct shmslab *s)
 {
+	/* acquire: a ticket seen moved on comes with its cell's new word */
 	uint64_t t = sa_load_acquire_u64(&s->queue->deq);
 	uint64_t c = sa_load_acquire_u64(cell_of(s, t));
 
@@ -91,10 +92,12 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 			advance(&s->queue->enq, t);
 			continue;
 		}
+		/* acquire: as the enq read above */
 		queued = (int64_t)(t - sa_load_acquire_u64(&s->queue->deq));
 		if (queued < 0) {
 			/* a cell is filled only at enq and emptied only at deq, so deq
 			 * passes enq by one ticket at most: filled and emptied since */
+			/* acquire: as above */
 			if (queued < -1 && sa_load_acquire_u64(&s->queue->enq) == t)
 				return SHMSLAB_ECORRUPT;
 			advance(&s->queue->enq, t);
@@ -102,7 +105,8 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 		}
 		if ((uint64_t)queued >= s->g.queue_depth) {
 			/* enq passes a ticket only after its cell was filled, and a cell
-			 * is filled only with room: more than the depth is no queue's */
+			 * is filled only with room: more than the depth is no queue's.
+			 * acquire: as the enq read above */
 			if ((uint64_t)queued > s->g.queue_depth &&
 			    sa_load_acquire_u64(&s->queue->enq) == t)
 				return SHMSLAB_ECORRUPT;
@@ -125,6 +129,7 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 		 * after emptying its cell, so a look at the cell after deq sees it
 		 * on our lap.  Still the same cell, with enq unmoved: damage.
 		 */
+		/* acquire: as above */
 		if (sa_load_acquire_u64(cell_of(s, t)) == c &&
 		    sa_load_acquire_u64(&s->queue->enq) == t)
 			return SHMSLAB_ECORRUPT;
@@ -145,6 +150,7 @@ static bool hole_at(struct shmslab *s, uint64_t t, uint64_t c)
 	/* acquire: a ticket seen moved on comes with its cell's fill */
 	uint64_t ahead = sa_load_acquire_u64(&s->queue->enq) - t;
 
+	/* acquire, both: the cell and deq as they are after that fill */
 	return ahead - 1 < s->g.queue_depth && sa_load_acquire_u64(cell_of(s, t)) == c &&
 	       sa_load_acquire_u64(&s->queue->deq) == t;
 }
@@ -160,6 +166,7 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 	unsigned round = 0;
 
 	for (;;) {
+		/* acquire: a ticket seen moved on comes with its cell's new word */
 		uint64_t t = sa_load_acquire_u64(&s->queue->deq);
 		uint64_t lap = ticket_lap(s, t);
 		/* acquire: the sender's CAS published the slot's QUEUED state before */
@@ -173,6 +180,7 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 				return -ENOENT;
 			/* step over it as a receiver of nothing: the queue goes on, and
 			 * what was sent after the hole is received */
+			/* acq_rel: as a receive's empty, of nothing; a failure looks again */
 			if (sa_cas_acq_rel_u64(cell_of(s, t), &c, cell_make(lap + 1, 0)))
 				advance(&s->queue->deq, t);
 			continue;
@@ -187,6 +195,7 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 			if (err != 0 && err != -ERANGE)
 				return err; /* a page we cannot map: the cell keeps it */
 			if (err) {
+				/* acquire: as the first look at the cell */
 				if (sa_load_acquire_u64(cell_of(s, t)) == c)
 					return SHMSLAB_ECORRUPT;
 				continue;
@@ -202,6 +211,7 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 			}
 			/* another receiver took it: the slot is not ours to name */
 			shmslab__lane_set(lane, LANE_IDLE, 0);
+		/* acquire: as above */
 		} else if (sa_load_acquire_u64(&s->queue->deq) == t &&
 			   sa_load_acquire_u64(cell_of(s, t)) == c) {
 			/*
@@ -328,7 +338,7 @@ int shmslab__queue_wait(struct shmslab *s, int ms)
 	for (unsigned i = 0; i < QUEUE_SPIN; i++) {
 		if (queue_ready(s))
 			return 0;
-		sa_cpu_relax();
+		sa_cpu_relax(); /* a spin-wait hint: no atomic, orders nothing */
 	}
 	sleeper_count(s, true);
 	sleep_counted(s, ms, &err);
@@ -371,6 +381,7 @@ void shmslab__queue_block(struct shmslab *s)
 {
 	for (uint32_t i = 0; i < s->g.queue_ring; i++) {
 		_Atomic uint64_t *cell = &s->queue->cells[i];
+		/* acquire: the cell's last fill or empty is seen before we block it */
 		uint64_t c = sa_load_acquire_u64(cell);
 
 		/* acq_rel: every fill and empty of the cell before is seen, none after */
@@ -383,10 +394,12 @@ void shmslab__queue_unblock(struct shmslab *s)
 {
 	for (uint32_t i = 0; i < s->g.queue_ring; i++) {
 		_Atomic uint64_t *cell = &s->queue->cells[i];
+		/* acquire: as in block */
 		uint64_t c = sa_load_acquire_u64(cell);
 
-		/* release: the recoverer's changes reach whoever uses the cell next */
-		while ((c & CELL_BLOCKED) && !sa_cas_acq_rel_u64(cell, &c, c & ~CELL_BLOCKED))
+		/* release: the recoverer's changes reach whoever uses the cell next;
+		 * weak: the loop looks again */
+		while ((c & CELL_BLOCKED) && !sa_cas_weak_release_u64(cell, &c, c & ~CELL_BLOCKED))
 			;
 	}
 }
@@ -394,6 +407,7 @@ void shmslab__queue_unblock(struct shmslab *s)
 bool shmslab__queue_is_blocked(const struct shmslab *s)
 {
 	for (uint32_t i = 0; i < s->g.queue_ring; i++)
+		/* acquire: a cell seen unblocked comes with the recoverer's changes */
 		if (sa_load_acquire_u64(&s->queue->cells[i]) & CELL_BLOCKED)
 			return true;
 	return false;
@@ -402,6 +416,7 @@ bool shmslab__queue_is_blocked(const struct shmslab *s)
 /* The slot cell I holds, or UINT32_MAX if it holds none. */
 uint32_t shmslab__queue_cell_slot(const struct shmslab *s, uint32_t i)
 {
+	/* acquire: as any look at a cell; the caller holds them blocked */
 	uint32_t content = (uint32_t)sa_load_acquire_u64(&s->queue->cells[i]);
 
 	return content == 0 ? UINT32_MAX : content - 1;

@@ -59,6 +59,7 @@ static bool mark_dead(struct shmslab *s, struct recovery *r)
 
 	for (uint32_t e = 0; e < s->g.max_procs; e++) {
 		struct proc_entry *pe = shmslab__proc_entry(s, e);
+		/* acquire: the entry's fields are complete before it reads LIVE */
 		uint64_t word = sa_load_acquire_u64(&pe->state);
 		uint32_t state = pe_state(word);
 
@@ -129,12 +130,14 @@ static int mark_lists(struct shmslab *s, struct recovery *r)
 	uint32_t nil = shmslab__freelist_nil(s);
 
 	for (uint32_t k = 0; k < s->g.shards; k++) {
+		/* relaxed: written by the recoverer that blocked the list, ours or one that died, under the recovery lock */
 		uint32_t x = sa_load_relaxed_u32(&s->shards[k].saved_top);
 
 		while (x != nil) {
 			if (x >= r->capacity || (r->mark[x] & MARK_LISTED))
 				return SHMSLAB_ECORRUPT; /* out of range, or a cycle */
 			r->mark[x] |= MARK_LISTED;
+			/* relaxed: the list is blocked: its links are still */
 			x = sa_load_relaxed_u32(&slot_meta(s, x)->next);
 		}
 	}
@@ -190,6 +193,7 @@ static void reclaim_queue_orphan(struct shmslab *s, struct recovery *r, uint32_t
 {
 	struct slot_meta *m = slot_meta(s, x);
 	uint32_t e = dead_mover(s, r, x);
+	/* acquire: as any look at a slot's holder */
 	uint64_t st = sa_load_acquire_u64(&m->state);
 
 	if (e == NO_ENTRY)
@@ -278,6 +282,7 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 	ring_ok = err == 0 && mark_queue(s, r) == 0;
 	if (err == 0) {
 		for (uint32_t i = 0; i < r->capacity; i++) {
+			/* acquire: a state read after L1, for the free windows (see above) */
 			uint32_t kind = st_kind(sa_load_acquire_u64(&slot_meta(s, i)->state));
 
 			if (kind == KIND_FREE && !(r->mark[i] & MARK_LISTED))
@@ -295,9 +300,10 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 				reclaim_queue_orphan(s, r, i);
 			if (!(r->mark[i] & MARK_FREE))
 				continue;
-			/* lost: the list is ours while blocked, so plain stores link it in */
+			/* lost: the list is ours while blocked, so relaxed stores link it
+			 * in, published by the unblocking CAS */
 			sa_store_relaxed_u32(&slot_meta(s, i)->next, sa_load_relaxed_u32(top));
-			sa_store_relaxed_u32(top, i);
+			sa_store_relaxed_u32(top, i); /* relaxed: as the link */
 			KILLPOINT(recover_orphan);
 			r->got.slots++;
 		}
@@ -342,6 +348,7 @@ static void release_dead_locks(struct shmslab *s, struct recovery *r, uint32_t i
 	uint64_t st;
 
 	for (uint32_t w = 0; w < s->g.reader_words; w++) {
+		/* acquire: a dead reader's bit is final */
 		uint64_t bits = sa_load_acquire_u64(&m->readers[w]) & r->dead[w];
 
 		for (; bits != 0; bits &= bits - 1) {
@@ -350,6 +357,7 @@ static void release_dead_locks(struct shmslab *s, struct recovery *r, uint32_t i
 			r->got.locks++;
 		}
 	}
+	/* acquire: as any look at a slot's holder */
 	st = sa_load_acquire_u64(&m->state);
 	if (st_writer(st) != 0 && st_writer(st) <= s->g.max_procs &&
 	    is_dead(r, st_writer(st) - 1)) {
@@ -369,6 +377,7 @@ static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
 		uint32_t kind, owner, gen;
 		uint64_t want;
 
+		/* acquire: as any look at a slot's holder */
 		st = sa_load_acquire_u64(&m->state);
 		kind = st_kind(st);
 		owner = st_owner(st);
@@ -417,6 +426,7 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 		return err;
 	}
 	err = 0; /* -ERANGE: recovery looks at the capacity already mapped */
+	/* acquire: the pages of every slot below it are mapped */
 	r->capacity = sa_load_acquire_u32(&s->capacity_known);
 	if (!mark_dead(s, r) && !limbo_possible(s, r))
 		return 0; /* the common case, cheap: one look at each entry and list */
@@ -446,6 +456,7 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 		shmslab__proc_reset(s, e);
 		/* release: the next holder of the entry sees it clean */
 		sa_store_release_u64(&pe->state,
+				     /* relaxed: our own read of the word we then store with release */
 				     pe_with(sa_load_relaxed_u64(&pe->state), PROC_FREE));
 		r->got.procs++;
 	}

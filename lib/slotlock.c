@@ -75,6 +75,7 @@ static bool writer_names_nobody(struct shmslab *s, struct slot_meta *m, uint64_t
 	/* acquire: a writer field cleared before its entry's release is seen cleared */
 	uint64_t before = sa_load_acquire_u64(entry);
 
+	/* acquire, both: the entry's word after our look at the slot's */
 	return holds_no_lock(pe_state(before)) && sa_load_acquire_u64(&m->state) == seen &&
 	       sa_load_acquire_u64(entry) == before;
 }
@@ -156,6 +157,7 @@ static uint64_t stray_readers(struct shmslab *s, uint32_t idx, uint32_t w)
 	for (bits &= ~beyond_table(s, w); bits != 0; bits &= bits - 1) {
 		uint32_t entry = w * 64 + (uint32_t)__builtin_ctzll(bits);
 
+		/* acquire: our count, as our other threads published it */
 		if (entry == s->self ? sa_load_acquire_u32(slot_rcount(s, idx)) == 0
 				     : holds_no_lock(shmslab__proc_state(s, entry)))
 			stray |= bits & -bits;
@@ -188,6 +190,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want)
 
 	reader_bit(s->self, &word, &bit);
 	for (;;) {
+		/* acquire: a count above 0 comes with the bit its first thread set */
 		uint32_t c = sa_load_acquire_u32(rc);
 
 		if (c == RC_BUSY) {
@@ -200,6 +203,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want)
 			 * waits for the bit to clear.  Waiting for it instead would
 			 * deadlock a thread that already holds a read lock here.
 			 */
+			/* acquire: a state of a later allocation comes with its epoch */
 			st = sa_load_acquire_u64(&m->state);
 			if (!st_readable(s, m, st, want))
 				return -ESTALE;
@@ -210,6 +214,7 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want)
 				return 0;
 			continue;
 		}
+		/* acq_rel: we own the move from 0; a failure looks again */
 		if (!sa_cas_acq_rel_u32(rc, &c, RC_BUSY))
 			continue;
 		/* seq_cst, set then look: pairs with the writer's CAS then look */
@@ -221,8 +226,10 @@ int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want)
 			sa_store_release_u32(rc, 1);
 			return 0;
 		}
+		/* seq_cst: a reader leaving, as in read_unlock */
 		sa_fetch_and_seq_cst_u64(&m->readers[word], ~bit);
 		drain_notify(m);
+		/* release: the bit is clear before another thread counts from 0 */
 		sa_store_release_u32(rc, 0);
 		if (!st_readable(s, m, st, want))
 			return -ESTALE;
@@ -244,6 +251,7 @@ void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx)
 
 	reader_bit(s->self, &word, &bit);
 	for (;;) {
+		/* acquire: as in read_lock */
 		uint32_t c = sa_load_acquire_u32(rc);
 
 		if (c == 0)
@@ -253,16 +261,19 @@ void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx)
 			continue;
 		}
 		if (c > 1) {
+			/* acq_rel: the bit stays; a failure looks again */
 			if (sa_cas_acq_rel_u32(rc, &c, c - 1))
 				return;
 			continue;
 		}
+		/* acq_rel: we own the move to 0; a failure looks again */
 		if (!sa_cas_acq_rel_u32(rc, &c, RC_BUSY))
 			continue;
 		/* seq_cst: the cleared bit is ordered before our look at the drain word */
 		sa_fetch_and_seq_cst_u64(&m->readers[word], ~bit);
 		KILLPOINT(read_end_bit_cleared);
 		drain_notify(m);
+		/* release: as in read_lock's backing out */
 		sa_store_release_u32(rc, 0);
 		return;
 	}
@@ -283,8 +294,10 @@ int shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
 		/* seq_cst: pairs with the reader's bit-set then state look */
 		while ((sa_load_seq_cst_u64(&m->readers[w]) & ~ignored) != 0) {
 			/* announce the sleep, then look again, so a reader that left
-			 * in between either is seen gone or sees the announcement */
+			 * in between either is seen gone or sees the announcement:
+			 * seq_cst, against its clear then look */
 			sa_exchange_seq_cst_u32(&m->drain, 1);
+			/* seq_cst: the look after the announcement, against the reader's clear then look */
 			if ((sa_load_seq_cst_u64(&m->readers[w]) & ~ignored) == 0)
 				break;
 			if (shmslab__os_futex_wait(&m->drain, 1, WAIT_SLICE_MS) == -ETIMEDOUT) {
@@ -339,8 +352,9 @@ int shmslab__slot_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slo
 			*next_gen = gen_next(st_gen(st));
 			closed = st_make(KIND_FREEING, s->self + 1, *next_gen);
 		}
-		/* seq_cst: the slot is closed before we look at its readers */
-		if (sa_cas_seq_cst_u64(&m->state, &st, closed))
+		/* seq_cst: the slot is closed before we look at its readers; weak,
+		 * since a failure looks again */
+		if (sa_cas_weak_seq_cst_u64(&m->state, &st, closed))
 			return 0;
 	}
 }
@@ -349,14 +363,16 @@ int shmslab__slot_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slo
 void shmslab__slot_write_unlock(struct shmslab *s, uint32_t idx, bool complete)
 {
 	struct slot_meta *m = slot_meta(s, idx);
+	/* relaxed: a first guess; the CAS below checks it */
 	uint64_t st = sa_load_relaxed_u64(&m->state);
 	uint64_t clear = ST_WRITER_MASK | ST_WAITERS | (complete ? ST_TORN : 0);
 	uint64_t want;
 
 	do
 		want = (st & ~clear) | (complete ? 0 : ST_TORN);
-	/* release: the message bytes and length are visible to the next holder */
-	while (!sa_cas_acq_rel_u64(&m->state, &st, want));
+	/* release: the message bytes and length are visible to the next holder;
+	 * weak: a failure recomputes and tries again */
+	while (!sa_cas_weak_release_u64(&m->state, &st, want));
 	if (st_low(st) & ST_WAITERS)
 		shmslab__os_futex_wake(state_futex(m));
 }
@@ -367,6 +383,7 @@ uint32_t shmslab__slot_reader_count(const struct shmslab *s, uint32_t idx)
 	uint32_t n = 0;
 
 	for (uint32_t w = 0; w < s->g.reader_words; w++)
+		/* relaxed: a count for diagnostics */
 		n += (uint32_t)__builtin_popcountll(sa_load_relaxed_u64(&m->readers[w]));
 	return n;
 }
@@ -379,11 +396,13 @@ uint32_t shmslab__slot_reader_count(const struct shmslab *s, uint32_t idx)
 void shmslab__slot_release_proc(struct shmslab *s, uint32_t idx, uint32_t entry)
 {
 	struct slot_meta *m = slot_meta(s, idx);
+	/* acquire: as any look at a slot's holder */
 	uint64_t st = sa_load_acquire_u64(&m->state);
 	uint32_t word;
 	uint64_t bit;
 
 	reader_bit(entry, &word, &bit);
+	/* relaxed: a bit of a dead or detaching entry changes no more */
 	if (sa_load_relaxed_u64(&m->readers[word]) & bit) {
 		/* seq_cst: as a reader leaving */
 		sa_fetch_and_seq_cst_u64(&m->readers[word], ~bit);
