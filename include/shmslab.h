@@ -341,7 +341,7 @@ struct shmslab_proc_info {
 	uint64_t reading; /* slots it holds a read lock on */
 	uint64_t writing; /* slots it holds the write lock of */
 	/* for a dead process: the operation it died in the middle of, if any */
-	uint32_t died_in; /* 0 none, 1 alloc, 2 free, 3 growing the segment */
+	uint32_t died_in; /* 0 none, 1 alloc, 2 free, 3 growing the segment, 4 send, 5 receive */
 	uint32_t pad;
 	int64_t died_slot; /* the slot that operation was moving, -1 if none */
 };

@@ -14,6 +14,33 @@
 #define VIEW_READ  0x52454144u /* "READ" */
 #define VIEW_WRITE 0x57524954u /* "WRIT" */
 
+/*
+ * Check REF, then take its slot's lock: shared for VIEW_READ, exclusive for
+ * VIEW_WRITE; its index in *IDX.
+ */
+static int lock_ref(struct shmslab *s, shmslab_ref ref, uint32_t mode, uint32_t *idx)
+{
+	int err = ref_check(s, ref);
+
+	if (err)
+		return err;
+	*idx = ref_index(s, ref);
+	if (mode == VIEW_WRITE)
+		return shmslab__lock_write(s, *idx, ref_want(s, ref));
+	err = shmslab__lock_read(s, *idx, ref_want(s, ref));
+	if (err == 0)
+		KILLPOINT(read_locked);
+	return err;
+}
+
+static void unlock(struct shmslab *s, uint32_t idx, uint32_t mode)
+{
+	if (mode == VIEW_WRITE)
+		shmslab__slot_write_unlock(s, idx, false);
+	else
+		shmslab__slot_read_unlock(s, idx);
+}
+
 static int store_call(struct shmslab *slab, shmslab_ref ref, const void *msg, size_t len)
 {
 	uint32_t idx;
@@ -21,13 +48,12 @@ static int store_call(struct shmslab *slab, shmslab_ref ref, const void *msg, si
 
 	if (msg == NULL && len > 0)
 		return -EINVAL;
-	err = ref_check(slab, ref);
-	if (err)
-		return err;
-	idx = ref_index(slab, ref);
-	if (len > slab->g.slot_size)
-		return -EMSGSIZE;
-	err = shmslab__lock_write(slab, idx, ref_want(slab, ref));
+	if (len > slab->g.slot_size) {
+		/* a bad reference is the first thing to say */
+		err = ref_check(slab, ref);
+		return err ? err : -EMSGSIZE;
+	}
+	err = lock_ref(slab, ref, VIEW_WRITE, &idx);
 	if (err)
 		return err;
 #ifdef SHMSLAB_KILLPOINTS
@@ -71,14 +97,9 @@ static ssize_t read_call(struct shmslab *slab, shmslab_ref ref, void *buf, size_
 
 	if (buf == NULL && cap > 0)
 		return -EINVAL;
-	err = ref_check(slab, ref);
+	err = lock_ref(slab, ref, VIEW_READ, &idx);
 	if (err)
 		return err;
-	idx = ref_index(slab, ref);
-	err = shmslab__lock_read(slab, idx, ref_want(slab, ref));
-	if (err)
-		return err;
-	KILLPOINT(read_locked);
 	err = message_len(slab, idx, &len);
 	if (err == 0 && len > cap)
 		err = -EMSGSIZE;
@@ -110,30 +131,27 @@ static int view_fill(struct shmslab *s, shmslab_ref ref, struct shmslab_view *v,
 	return 0;
 }
 
-static int read_begin_call(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
+/* A view of REF's slot, locked as MODE asks. */
+static int view_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v,
+		      uint32_t mode)
 {
 	uint32_t idx;
 	int err;
 
 	if (v == NULL)
 		return -EINVAL;
-	err = ref_check(slab, ref);
+	err = lock_ref(slab, ref, mode, &idx);
 	if (err)
 		return err;
-	idx = ref_index(slab, ref);
-	err = shmslab__lock_read(slab, idx, ref_want(slab, ref));
+	err = view_fill(slab, ref, v, mode);
 	if (err)
-		return err;
-	KILLPOINT(read_locked);
-	err = view_fill(slab, ref, v, VIEW_READ);
-	if (err)
-		shmslab__slot_read_unlock(slab, idx);
+		unlock(slab, idx, mode);
 	return err;
 }
 
 int shmslab_read_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
 {
-	return CALL(slab, true, read_begin_call(slab, ref, v));
+	return CALL(slab, true, view_begin(slab, ref, v, VIEW_READ));
 }
 
 /* 0 if V is a view of MODE that this process holds. */
@@ -173,29 +191,9 @@ int shmslab_read_end(struct shmslab *slab, struct shmslab_view *v)
 	return CALL(slab, true, read_end_call(slab, v));
 }
 
-static int write_begin_call(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
-{
-	uint32_t idx;
-	int err;
-
-	if (v == NULL)
-		return -EINVAL;
-	err = ref_check(slab, ref);
-	if (err)
-		return err;
-	idx = ref_index(slab, ref);
-	err = shmslab__lock_write(slab, idx, ref_want(slab, ref));
-	if (err)
-		return err;
-	err = view_fill(slab, ref, v, VIEW_WRITE);
-	if (err)
-		shmslab__slot_write_unlock(slab, idx, false);
-	return err;
-}
-
 int shmslab_write_begin(struct shmslab *slab, shmslab_ref ref, struct shmslab_view *v)
 {
-	return CALL(slab, true, write_begin_call(slab, ref, v));
+	return CALL(slab, true, view_begin(slab, ref, v, VIEW_WRITE));
 }
 
 static int write_end_call(struct shmslab *slab, struct shmslab_view *v)

@@ -271,6 +271,19 @@ void shmslab__os_futex_wake(_Atomic uint32_t *word)
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
+/* A request for a write lock (TYPE: or its release, F_UNLCK) on one byte. */
+static struct flock byte_request(short type, uint64_t byte)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)byte;
+	fl.l_len = 1;
+	return fl;
+}
+
 /*
  * Take an open-file-description write lock on one byte of the segment.  The
  * kernel drops it when the open file goes away, whichever way the process
@@ -280,13 +293,8 @@ void shmslab__os_futex_wake(_Atomic uint32_t *word)
  */
 int shmslab__os_lock_byte(int fd, uint64_t byte)
 {
-	struct flock fl;
+	struct flock fl = byte_request(F_WRLCK, byte);
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)byte;
-	fl.l_len = 1;
 	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
 		return 0;
 	return (errno == EACCES || errno == EAGAIN) ? -EAGAIN : -errno;
@@ -295,13 +303,8 @@ int shmslab__os_lock_byte(int fd, uint64_t byte)
 /* Whether another open file holds a lock on BYTE: 1 or 0, or a negative errno. */
 int shmslab__os_byte_locked(int fd, uint64_t byte)
 {
-	struct flock fl;
+	struct flock fl = byte_request(F_WRLCK, byte);
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)byte;
-	fl.l_len = 1;
 	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
 		return -errno;
 	return fl.l_type != F_UNLCK;
@@ -326,13 +329,8 @@ static int lock_cmd(bool wait)
 /* Take the lock on BYTE, sleeping in the kernel until its holder lets go or dies. */
 int shmslab__os_lock_byte_wait(int fd, uint64_t byte)
 {
-	struct flock fl;
+	struct flock fl = byte_request(F_WRLCK, byte);
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)byte;
-	fl.l_len = 1;
 	while (fcntl(fd, lock_cmd(true), &fl) != 0) {
 		/* relaxed: as in lock_cmd */
 		if (errno == EINVAL && !sa_load_relaxed_u32(&ofd_missing)) {
@@ -348,13 +346,8 @@ int shmslab__os_lock_byte_wait(int fd, uint64_t byte)
 
 void shmslab__os_unlock_byte(int fd, uint64_t byte)
 {
-	struct flock fl;
+	struct flock fl = byte_request(F_UNLCK, byte);
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_UNLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)byte;
-	fl.l_len = 1;
 	fcntl(fd, lock_cmd(false), &fl);
 }
 

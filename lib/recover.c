@@ -144,15 +144,6 @@ static int mark_lists(struct shmslab *s, struct recovery *r)
 	return 0;
 }
 
-/*
- * Step 2.  With every list blocked, no slot can join or leave a list.  A
- * FREE slot that is on no list is then either in the window of a live
- * process, which names it in its lane, or lost by a dead one.  The lanes are
- * read once before the states, for pops (a pop that took a slot before the
- * lists were blocked has its lane entry ordered before the block), and once
- * after, for frees (a free that stored FREE had its lane entry ordered
- * before that store).
- */
 /* Mark every slot the ring holds.  SHMSLAB_ECORRUPT for a cell out of range or twice. */
 static int mark_queue(struct shmslab *s, struct recovery *r)
 {

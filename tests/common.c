@@ -56,18 +56,38 @@ void test_cleanup(void)
 	closedir(dir);
 }
 
-struct shmslab *test_create(const char *name, uint32_t slots, uint32_t size)
+static struct shmslab *create_as(const char *name, const struct shmslab_config *changes)
 {
 	struct shmslab_config cfg;
 	struct shmslab *slab = NULL;
 	int err;
 
 	shmslab_config_init(&cfg);
-	cfg.slot_count = slots;
-	cfg.slot_size = size;
+#define CHANGE(field)                     \
+	if (changes->field != 0)          \
+		cfg.field = changes->field;
+	CHANGE(slot_size)
+	CHANGE(slot_count)
+	CHANGE(max_slots)
+	CHANGE(max_procs)
+	CHANGE(queue_depth)
+	CHANGE(mode)
+	CHANGE(shards)
+#undef CHANGE
 	err = shmslab_create(name, &cfg, &slab);
 	ck_assert_msg(err == 0, "create %s: %s", name, shmslab_strerror(err));
 	return slab;
+}
+
+struct shmslab *test_create(const char *name, uint32_t slots, uint32_t size)
+{
+	return create_as(name, &(struct shmslab_config){ .slot_count = slots, .slot_size = size });
+}
+
+struct shmslab *test_segment(char *name, struct shmslab_config changes)
+{
+	test_name(name);
+	return create_as(name, &changes);
 }
 
 int test_main(Suite *suite)

@@ -28,6 +28,13 @@ void test_cleanup(void);
 /* Create NAME with SLOTS slots of SIZE bytes (defaults for the rest), or fail the test. */
 struct shmslab *test_create(const char *name, uint32_t slots, uint32_t size);
 
+/*
+ * The segment fixture: a fresh name in NAME (test_name's), created with the
+ * defaults but for the fields CHANGES sets to something other than 0, or
+ * the test fails.  test_cleanup removes it, however the test ends.
+ */
+struct shmslab *test_segment(char *name, struct shmslab_config changes);
+
 /* Run SUITE in fork mode, reporting every test case as TAP on standard output. */
 int test_main(Suite *suite);
 

@@ -22,14 +22,8 @@ static struct shmslab *slab;
 
 static void setup(void)
 {
-	struct shmslab_config cfg;
-
-	shmslab_config_init(&cfg);
-	cfg.slot_count = SLOTS;
-	cfg.slot_size = 64;
-	cfg.shards = SHARDS;
-	test_name(name);
-	ck_assert_int_eq(shmslab_create(name, &cfg, &slab), 0);
+	slab = test_segment(name, (struct shmslab_config){
+					  .slot_count = SLOTS, .slot_size = 64, .shards = SHARDS });
 }
 
 static void teardown(void)

@@ -27,14 +27,8 @@ static struct shmslab *slab;
 
 static void setup(void)
 {
-	struct shmslab_config cfg;
-
-	shmslab_config_init(&cfg);
-	cfg.slot_count = START;
-	cfg.max_slots = MAX;
-	cfg.slot_size = 64;
-	test_name(name);
-	ck_assert_int_eq(shmslab_create(name, &cfg, &slab), 0);
+	slab = test_segment(name, (struct shmslab_config){
+					  .slot_count = START, .max_slots = MAX, .slot_size = 64 });
 }
 
 static void teardown(void)

@@ -47,16 +47,10 @@ static bool name_exists(void)
 
 static struct shmslab *create(uint32_t slots, uint32_t max_slots, uint32_t slot_size)
 {
-	struct shmslab_config cfg;
-	struct shmslab *s = NULL;
-
-	shmslab_config_init(&cfg);
-	cfg.slot_count = slots;
-	cfg.max_slots = max_slots;
-	cfg.slot_size = slot_size;
-	cfg.max_procs = 8;
-	ck_assert_int_eq(shmslab_create(name, &cfg, &s), 0);
-	return s;
+	return test_segment(name, (struct shmslab_config){ .slot_count = slots,
+							   .max_slots = max_slots,
+							   .slot_size = slot_size,
+							   .max_procs = 8 });
 }
 
 /* Anyone may put a FIFO at the name: nothing opens it and waits for a writer. */
@@ -270,7 +264,6 @@ START_TEST(test_hostile_no_address_space_for_a_page)
 	int status;
 	pid_t pid;
 
-	test_name(name);
 	slab = create(8, 24, 1 << 20);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -306,7 +299,6 @@ START_TEST(test_hostile_blocked_lists_and_failing_recovery)
 	shmslab_ref ref;
 	int err;
 
-	test_name(name);
 	slab = create(8, 64, 256 << 10);
 	/* one dies in a free window, so the next recovery walks the lists... */
 	ck_assert(WIFSIGNALED(test_run("tests/kp-helper", args, "free_marked")));
@@ -332,7 +324,6 @@ START_TEST(test_hostile_impossible_capacity_with_a_blocked_cell)
 	uint32_t cap;
 	int err;
 
-	test_name(name);
 	slab = create(8, 64, 64);
 	cap = atomic_load(&slab->control->capacity);
 	atomic_store(&slab->control->capacity, 0);

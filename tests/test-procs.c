@@ -25,14 +25,8 @@ static struct shmslab *creator;
 
 static void setup(void)
 {
-	struct shmslab_config cfg;
-
-	shmslab_config_init(&cfg);
-	cfg.slot_count = 8;
-	cfg.slot_size = 64;
-	cfg.max_procs = PROCS;
-	test_name(name);
-	ck_assert_int_eq(shmslab_create(name, &cfg, &creator), 0);
+	creator = test_segment(name, (struct shmslab_config){
+					     .slot_count = 8, .slot_size = 64, .max_procs = PROCS });
 }
 
 static void teardown(void)

@@ -27,14 +27,8 @@ static struct shmslab *slab;
 
 static void create(uint32_t slots, uint32_t depth)
 {
-	struct shmslab_config cfg;
-
-	shmslab_config_init(&cfg);
-	cfg.slot_count = slots;
-	cfg.slot_size = 64;
-	cfg.queue_depth = depth;
-	test_name(name);
-	ck_assert_int_eq(shmslab_create(name, &cfg, &slab), 0);
+	slab = test_segment(name, (struct shmslab_config){
+					  .slot_count = slots, .slot_size = 64, .queue_depth = depth });
 }
 
 static void teardown(void)

@@ -36,15 +36,10 @@ static void teardown(void)
 
 static void create(uint32_t slots, uint32_t max_slots, uint32_t max_procs)
 {
-	struct shmslab_config cfg;
-
-	shmslab_config_init(&cfg);
-	cfg.slot_count = slots;
-	cfg.max_slots = max_slots;
-	cfg.slot_size = 64;
-	cfg.max_procs = max_procs;
-	test_name(name);
-	ck_assert_int_eq(shmslab_create(name, &cfg, &slab), 0);
+	slab = test_segment(name, (struct shmslab_config){ .slot_count = slots,
+							   .max_slots = max_slots,
+							   .slot_size = 64,
+							   .max_procs = max_procs });
 }
 
 /*
@@ -632,6 +627,30 @@ START_TEST(test_recover_stat_shows_dead)
 }
 END_TEST
 
+/* A process that died sending, or receiving, says so in its entry's detail. */
+START_TEST(test_recover_stat_names_queue_windows)
+{
+	const char *points[] = { "send_queued", "recv_taken" };
+	const uint32_t want[] = { 4, 5 };
+
+	for (int k = 0; k < 2; k++) {
+		struct shmslab_proc_info info;
+		uint32_t died_in = 0;
+
+		create(8, 64, 4);
+		killed_at(points[k]);
+		for (uint32_t e = 0; e < 4; e++) {
+			ck_assert_int_eq(shmslab_proc_info(slab, e, &info), 0);
+			if (info.attached && !info.alive)
+				died_in = info.died_in;
+		}
+		ck_assert_msg(died_in == want[k], "died at %s: died_in %u", points[k], died_in);
+		ck_assert_int_gt(shmslab_recover(slab), 0);
+		teardown();
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("recover");
@@ -657,6 +676,7 @@ int main(void)
 	tcase_add_test(tc, test_recover_pid_liveness);
 	tcase_add_test(tc, test_recover_concurrent_recoverers);
 	tcase_add_test(tc, test_recover_stat_shows_dead);
+	tcase_add_test(tc, test_recover_stat_names_queue_windows);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }

@@ -65,9 +65,7 @@ enum {
 	OPT_SHARDS,
 	OPT_SLOTS,
 	OPT_SIZE,
-	OPT_OUT,
-	OPT_HELP,
-	OPT_VERSION
+	OPT_OUT
 };
 
 static const struct option options[] = {
@@ -78,9 +76,7 @@ static const struct option options[] = {
 	{ "slots", required_argument, NULL, OPT_SLOTS },
 	{ "size", required_argument, NULL, OPT_SIZE },
 	{ "out", required_argument, NULL, OPT_OUT },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+	TOOL_STANDARD_OPTIONS,
 };
 
 struct params {
@@ -463,12 +459,8 @@ int main(int argc, char **argv)
 		case OPT_OUT:
 			p.out = optarg;
 			break;
-		case OPT_HELP:
-			tool_help();
-		case OPT_VERSION:
-			tool_version();
 		default:
-			tool_bad_option();
+			tool_other_option(opt);
 		}
 	}
 	if (argc - optind != 2)

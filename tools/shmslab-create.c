@@ -34,9 +34,7 @@ enum {
 	OPT_QUEUE_DEPTH,
 	OPT_SHARDS,
 	OPT_MODE,
-	OPT_FORCE,
-	OPT_HELP,
-	OPT_VERSION
+	OPT_FORCE
 };
 
 static const struct option options[] = {
@@ -48,9 +46,7 @@ static const struct option options[] = {
 	{ "shards", required_argument, NULL, OPT_SHARDS },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+	TOOL_STANDARD_OPTIONS,
 };
 
 static uint32_t parse_count(const char *opt, const char *arg, uint64_t max, int suffixes)
@@ -104,12 +100,8 @@ int main(int argc, char **argv)
 		case OPT_FORCE:
 			force = 1;
 			break;
-		case OPT_HELP:
-			tool_help();
-		case OPT_VERSION:
-			tool_version();
 		default:
-			tool_bad_option();
+			tool_other_option(opt);
 		}
 	}
 	name = tool_one_name(argc, argv);

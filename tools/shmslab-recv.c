@@ -24,14 +24,12 @@ static const char usage[] =
 	"  --help        show this help and exit\n"
 	"  --version     show the version and exit\n";
 
-enum { OPT_COUNT = 256, OPT_TIMEOUT, OPT_HELP, OPT_VERSION };
+enum { OPT_COUNT = 256, OPT_TIMEOUT };
 
 static const struct option options[] = {
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+	TOOL_STANDARD_OPTIONS,
 };
 
 int main(int argc, char **argv)
@@ -56,12 +54,8 @@ int main(int argc, char **argv)
 						 optarg);
 			timeout = (int)v;
 			break;
-		case OPT_HELP:
-			tool_help();
-		case OPT_VERSION:
-			tool_version();
 		default:
-			tool_bad_option();
+			tool_other_option(opt);
 		}
 	}
 	name = tool_one_name(argc, argv);

@@ -18,12 +18,9 @@ static const char usage[] =
 	"  --help     show this help and exit\n"
 	"  --version  show the version and exit\n";
 
-enum { OPT_HELP = 256, OPT_VERSION };
 
 static const struct option options[] = {
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+	TOOL_STANDARD_OPTIONS,
 };
 
 int main(int argc, char **argv)
@@ -33,12 +30,8 @@ int main(int argc, char **argv)
 	tool_init("shmslab-rm", usage, argv);
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
-		case OPT_HELP:
-			tool_help();
-		case OPT_VERSION:
-			tool_version();
 		default:
-			tool_bad_option();
+			tool_other_option(opt);
 		}
 	}
 	if (optind >= argc)

@@ -25,13 +25,11 @@ static const char usage[] =
 	"  --help        show this help and exit\n"
 	"  --version     show the version and exit\n";
 
-enum { OPT_TIMEOUT = 256, OPT_HELP, OPT_VERSION };
+enum { OPT_TIMEOUT = 256 };
 
 static const struct option options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+	TOOL_STANDARD_OPTIONS,
 };
 
 static long long now_ms(void)
@@ -94,12 +92,8 @@ int main(int argc, char **argv)
 						 optarg);
 			timeout = (long long)ms;
 			break;
-		case OPT_HELP:
-			tool_help();
-		case OPT_VERSION:
-			tool_version();
 		default:
-			tool_bad_option();
+			tool_other_option(opt);
 		}
 	}
 	if (optind >= argc)

@@ -26,17 +26,19 @@ static const char usage[] =
 	"  --help     show this help and exit\n"
 	"  --version  show the version and exit\n";
 
-enum { OPT_SLOTS = 256, OPT_JSON, OPT_RECOVER, OPT_HELP, OPT_VERSION };
+enum { OPT_SLOTS = 256, OPT_JSON, OPT_RECOVER };
 
 static const struct option options[] = {
-	{ "slots", no_argument, NULL, OPT_SLOTS },     { "json", no_argument, NULL, OPT_JSON },
-	{ "recover", no_argument, NULL, OPT_RECOVER }, { "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION }, { NULL, 0, NULL, 0 },
+	{ "slots", no_argument, NULL, OPT_SLOTS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "recover", no_argument, NULL, OPT_RECOVER },
+	TOOL_STANDARD_OPTIONS,
 };
 
 static const char *const state_names[] = { "free", "owned", "queued", "busy", "retired" };
 
-static const char *const died_in[] = { "", "alloc", "free", "growing the segment" };
+static const char *const died_in[] = { "", "alloc", "free", "growing the segment", "send",
+					"receive" };
 
 static void json_string(FILE *out, const char *s)
 {
@@ -254,12 +256,8 @@ int main(int argc, char **argv)
 		case OPT_RECOVER:
 			do_recover = 1;
 			break;
-		case OPT_HELP:
-			tool_help();
-		case OPT_VERSION:
-			tool_version();
 		default:
-			tool_bad_option();
+			tool_other_option(opt);
 		}
 	}
 	name = tool_one_name(argc, argv);

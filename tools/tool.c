@@ -34,16 +34,20 @@ int tool_flush(void)
 	return TOOL_EXIT_FAIL;
 }
 
-void tool_help(void)
+void tool_other_option(int opt)
 {
-	fputs(tool_usage, stdout);
-	exit(tool_flush());
-}
-
-void tool_version(void)
-{
-	printf("%s (libshmslab) %s\n", tool_name, SHMSLAB_VERSION_STRING);
-	exit(tool_flush());
+	switch (opt) {
+	case TOOL_OPT_HELP:
+		fputs(tool_usage, stdout);
+		exit(tool_flush());
+	case TOOL_OPT_VERSION:
+		printf("%s (libshmslab) %s\n", tool_name, SHMSLAB_VERSION_STRING);
+		exit(tool_flush());
+	default:
+		/* getopt_long has said what is wrong, as "tool: message" */
+		fputs(tool_usage, stderr);
+		exit(TOOL_EXIT_USAGE);
+	}
 }
 
 void tool_usage_error(const char *fmt, ...)
@@ -64,13 +68,6 @@ const char *tool_one_name(int argc, char **argv)
 		tool_usage_error(optind >= argc ? "a segment NAME is required"
 						: "only one segment NAME is allowed");
 	return argv[optind];
-}
-
-void tool_bad_option(void)
-{
-	/* getopt_long has said what is wrong, as "tool: message" */
-	fputs(tool_usage, stderr);
-	exit(TOOL_EXIT_USAGE);
 }
 
 void tool_warn(const char *name, int err)

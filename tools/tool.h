@@ -19,9 +19,19 @@
  */
 void tool_init(const char *name, const char *usage, char **argv);
 
-/* Standard options: print and exit 0. */
-_Noreturn void tool_help(void);
-_Noreturn void tool_version(void);
+/*
+ * The options every tool has: --help and --version, last in each tool's
+ * table of options (they end it).  Its own switch hands every option it
+ * does not know to tool_other_option: these two (print, exit 0), or a bad
+ * one, which getopt_long has named (usage, exit 2).
+ */
+#define TOOL_OPT_HELP	 0x7001
+#define TOOL_OPT_VERSION 0x7002
+#define TOOL_STANDARD_OPTIONS                               \
+	{ "help", no_argument, NULL, TOOL_OPT_HELP },       \
+	{ "version", no_argument, NULL, TOOL_OPT_VERSION }, \
+	{ NULL, 0, NULL, 0 }
+_Noreturn void tool_other_option(int opt);
 
 /* A bad command line: message, usage text, exit 2. */
 _Noreturn void tool_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -29,8 +39,6 @@ _Noreturn void tool_usage_error(const char *fmt, ...) __attribute__((format(prin
 /* The one segment NAME left after the options, or a usage error. */
 const char *tool_one_name(int argc, char **argv);
 
-/* getopt_long answered '?' and said why: print the usage, exit 2. */
-_Noreturn void tool_bad_option(void);
 
 /* Flush standard output; on failure say so on stderr and answer exit status 1. */
 int tool_flush(void);
