@@ -333,11 +333,55 @@ int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what);
 int shmslab__recover_wait(struct shmslab *s);
 int shmslab__push_after_recovery(struct shmslab *s, struct lane *lane);
 int shmslab__recovery_count(const struct shmslab_recovery *got);
-int shmslab__lock_read(struct shmslab *s, uint32_t idx, uint64_t want);
-int shmslab__lock_write(struct shmslab *s, uint32_t idx, uint64_t want);
-int shmslab__lock_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
-			uint32_t *next_gen);
-void shmslab__lock_drain(struct shmslab *s, uint32_t idx);
+int shmslab__lock_read_slow(struct shmslab *s, uint32_t idx, uint64_t want);
+int shmslab__lock_close_slow(struct shmslab *s, uint32_t idx, uint64_t want,
+			     enum slot_close how, uint32_t *next_gen);
+void shmslab__lock_drain_slow(struct shmslab *s, uint32_t idx);
+
+/*
+ * The slot lock's waits, with the repair they may ask for: a wait that finds
+ * the holder it waits for dead (SLOT_HOLDER_DEAD) has a recovery take the
+ * dead holder's lock away, then waits again (the _slow halves, in
+ * recover.c).  Inline, for the common case of no holder dead: for the
+ * public calls, which sit above recovery.
+ */
+static inline int shmslab__lock_read(struct shmslab *s, uint32_t idx, uint64_t want)
+{
+	int err = shmslab__slot_read_lock(s, idx, want);
+
+	return __builtin_expect(err != SLOT_HOLDER_DEAD, 1) ? err
+							    : shmslab__lock_read_slow(s, idx, want);
+}
+
+static inline int shmslab__lock_close(struct shmslab *s, uint32_t idx, uint64_t want,
+				      enum slot_close how, uint32_t *next_gen)
+{
+	int err = shmslab__slot_close(s, idx, want, how, next_gen);
+
+	return __builtin_expect(err != SLOT_HOLDER_DEAD, 1)
+		       ? err
+		       : shmslab__lock_close_slow(s, idx, want, how, next_gen);
+}
+
+/* Drain IDX, which the caller has closed; it cannot back out, so it waits. */
+static inline void shmslab__lock_drain(struct shmslab *s, uint32_t idx)
+{
+	if (__builtin_expect(shmslab__slot_drain_readers(s, idx) == SLOT_HOLDER_DEAD, 0))
+		shmslab__lock_drain_slow(s, idx);
+}
+
+/* The write lock of IDX, of the whole generation WANT: closed, then drained. */
+static inline int shmslab__lock_write(struct shmslab *s, uint32_t idx, uint64_t want)
+{
+	int err = shmslab__lock_close(s, idx, want, CLOSE_WRITE, NULL);
+
+	if (err)
+		return err;
+	KILLPOINT(write_locked);
+	shmslab__lock_drain(s, idx);
+	KILLPOINT(write_drained);
+	return 0;
+}
 
 /* ---- Calls on a handle, entered and left by every public function -------- */
 

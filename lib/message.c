@@ -2,7 +2,7 @@
 /*
  * The message calls: storing and reading a slot's message under the slot
  * lock, in one copy or through zero-copy views.  A lock wait that finds its
- * holder dead is repaired by recover.c's lock_* wrappers.
+ * holder dead is repaired by the shmslab__lock_* wrappers.
  */
 #include "config.h"
 

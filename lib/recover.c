@@ -554,52 +554,34 @@ int shmslab__recovery_count(const struct shmslab_recovery *got)
 	return total(got);
 }
 
-/*
- * The slot lock's waits, with the repair they may ask for: a wait that finds
- * the holder it waits for dead (SLOT_HOLDER_DEAD) has a recovery take the
- * dead holder's lock away, then waits again.  A recovery that fails answers
- * its error.
- */
-int shmslab__lock_read(struct shmslab *s, uint32_t idx, uint64_t want)
+/* The lock waits of internal.h, once a holder was found dead: recover and wait again. */
+int shmslab__lock_read_slow(struct shmslab *s, uint32_t idx, uint64_t want)
 {
 	int err;
 
-	while ((err = shmslab__slot_read_lock(s, idx, want)) == SLOT_HOLDER_DEAD)
+	do
 		if ((err = shmslab__recover(s, NULL)) < 0)
 			return err;
+	while ((err = shmslab__slot_read_lock(s, idx, want)) == SLOT_HOLDER_DEAD);
 	return err;
 }
 
-int shmslab__lock_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
-			uint32_t *next_gen)
+int shmslab__lock_close_slow(struct shmslab *s, uint32_t idx, uint64_t want,
+			     enum slot_close how, uint32_t *next_gen)
 {
 	int err;
 
-	while ((err = shmslab__slot_close(s, idx, want, how, next_gen)) == SLOT_HOLDER_DEAD)
+	do
 		if ((err = shmslab__recover(s, NULL)) < 0)
 			return err;
+	while ((err = shmslab__slot_close(s, idx, want, how, next_gen)) == SLOT_HOLDER_DEAD);
 	return err;
 }
 
-/*
- * Drain IDX, which the caller has closed, of its readers.  It cannot back
- * out, so it waits, a slice at a time, whatever a recovery answers.
- */
-void shmslab__lock_drain(struct shmslab *s, uint32_t idx)
+/* A drain cannot back out: it waits, a slice at a time, whatever a recovery answers. */
+void shmslab__lock_drain_slow(struct shmslab *s, uint32_t idx)
 {
-	while (shmslab__slot_drain_readers(s, idx) == SLOT_HOLDER_DEAD)
+	do
 		(void)shmslab__recover(s, NULL);
-}
-
-/* The write lock of IDX, of the whole generation WANT: closed, then drained. */
-int shmslab__lock_write(struct shmslab *s, uint32_t idx, uint64_t want)
-{
-	int err = shmslab__lock_close(s, idx, want, CLOSE_WRITE, NULL);
-
-	if (err)
-		return err;
-	KILLPOINT(write_locked);
-	shmslab__lock_drain(s, idx);
-	KILLPOINT(write_drained);
-	return 0;
+	while (shmslab__slot_drain_readers(s, idx) == SLOT_HOLDER_DEAD);
 }

@@ -18,7 +18,7 @@
  *
  * A wait that finds the holder it waits for dead does not repair anything:
  * it answers SLOT_HOLDER_DEAD, and the caller, a layer up, recovers and
- * tries again (recover.c's slot_* wrappers), as LMDB's raw lock reports
+ * tries again (the shmslab__lock_* wrappers), as LMDB's raw lock reports
  * EOWNERDEAD and its wrapper repairs.
  */
 #include "config.h"

@@ -226,7 +226,7 @@ int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint
 {
 	/* relaxed: our own lane */
 	uint32_t kept = sa_load_relaxed_u32(&lane->cached);
-	uint32_t first = current_shard(s), seen;
+	uint32_t first, seen;
 	struct slot_meta *m;
 	uint64_t st;
 	int err;
@@ -241,6 +241,7 @@ int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint
 			return 0;
 		}
 	}
+	first = current_shard(s);
 	do {
 		/* acquire: a capacity raised by a grower comes with its slots built */
 		seen = sa_load_acquire_u32(&s->control->capacity);
