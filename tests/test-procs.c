@@ -183,11 +183,12 @@ static void *open_close(void *arg)
 START_TEST(test_procs_fork_racing_open_and_close)
 {
 	enum { FORKS = 200 };
-	int hold[2], report[2], status;
+	int hold[2], report[2], started[2], status;
 	pid_t racer;
 
 	ck_assert_int_eq(pipe(hold), 0);
 	ck_assert_int_eq(pipe(report), 0);
+	ck_assert_int_eq(pipe(started), 0);
 	racer = fork();
 	ck_assert_int_ge(racer, 0);
 	if (racer == 0) {
@@ -207,6 +208,9 @@ START_TEST(test_procs_fork_racing_open_and_close)
 			if (child == 0) {
 				char byte;
 
+				/* it runs: its fork handler has closed what it inherited */
+				if (write(started[1], "s", 1) != 1)
+					_exit(1);
 				/* lives until the test closes its end of the pipe */
 				while (read(hold[0], &byte, 1) > 0)
 					;
@@ -215,6 +219,15 @@ START_TEST(test_procs_fork_racing_open_and_close)
 		}
 		atomic_store(&c.stop, 1);
 		pthread_join(t, NULL);
+		/* a child that has not run yet still holds the copies its fork
+		 * handler will close: wait until every one has */
+		close(started[1]);
+		for (int i = 0; i < FORKS; i++) {
+			char byte;
+
+			if (read(started[0], &byte, 1) != 1)
+				_exit(1);
+		}
 		/* one last open, held, to die with */
 		if (write(report[1], &ok, 1) != 1)
 			_exit(1);
@@ -223,6 +236,8 @@ START_TEST(test_procs_fork_racing_open_and_close)
 	}
 	close(hold[0]);
 	close(report[1]);
+	close(started[0]);
+	close(started[1]);
 	{
 		char byte;
 
