@@ -284,8 +284,67 @@ void shmslab__freelist_unblock(struct shmslab *s, uint32_t shard);
 enum slot_close { CLOSE_WRITE, CLOSE_FREE };
 int shmslab__slot_read_lock(struct shmslab *s, uint32_t idx, uint64_t want);
 void shmslab__slot_read_unlock(struct shmslab *s, uint32_t idx);
-int shmslab__slot_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
-			uint32_t *next_gen);
+int shmslab__slot_close_slow(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
+			     uint32_t *next_gen);
+
+/* Whether ST, just read from M with acquire, is that of the generation WANT, held. */
+static inline bool st_readable(const struct shmslab *s, const struct slot_meta *m, uint64_t st,
+			       uint64_t want)
+{
+	uint32_t kind = st_kind(st);
+
+	return (kind == KIND_OWNED || kind == KIND_QUEUED) && st_gen_is(s, m, st, want);
+}
+
+/*
+ * One try at closing slot M, whose state was read as *ST, as
+ * shmslab__slot_close says: 0 when closed, -ESTALE or -EBUSY, or 1 when a
+ * writer is in or the CAS lost (*ST then has the state now).
+ */
+static inline int shmslab__slot_close_try(const struct shmslab *s, struct slot_meta *m,
+					  uint64_t *st, uint64_t want, enum slot_close how,
+					  uint32_t *next_gen)
+{
+	uint64_t closed;
+
+	if (!st_readable(s, m, *st, want))
+		return -ESTALE;
+	if (how == CLOSE_FREE && st_kind(*st) == KIND_QUEUED)
+		return -EBUSY;
+	if (st_writer(*st) != 0)
+		return 1;
+	if (how == CLOSE_WRITE) {
+		closed = *st | (s->self + 1);
+	} else {
+		*next_gen = gen_next(st_gen(*st));
+		closed = st_make(KIND_FREEING, s->self + 1, *next_gen);
+	}
+	/* seq_cst: the slot is closed before we look at its readers; weak, since
+	 * a failure tries again */
+	return sa_cas_weak_seq_cst_u64(&m->state, st, closed) ? 0 : 1;
+}
+
+/*
+ * Close IDX, of the whole generation WANT, to new readers, once no writer is
+ * in: for writing (CLOSE_WRITE: our entry goes in the writer field), or for
+ * freeing (CLOSE_FREE: the slot becomes FREEING by us, in *NEXT_GEN, the
+ * generation after WANT's).  The caller then drains the readers already in.
+ * -ESTALE when the slot is no longer of WANT (or, freeing, no longer
+ * allocated), -EBUSY when freeing a slot of the queue, SLOT_HOLDER_DEAD when
+ * the writer it waits for died, -EBADF when the handle is being closed.
+ * Inline, for the common case of no writer in.
+ */
+static inline int shmslab__slot_close(struct shmslab *s, uint32_t idx, uint64_t want,
+				      enum slot_close how, uint32_t *next_gen)
+{
+	struct slot_meta *m = slot_meta(s, idx);
+	/* acquire: a state of a later allocation comes with its epoch */
+	uint64_t st = sa_load_acquire_u64(&m->state);
+	int err = shmslab__slot_close_try(s, m, &st, want, how, next_gen);
+
+	return __builtin_expect(err != 1, 1) ? err
+					     : shmslab__slot_close_slow(s, idx, want, how, next_gen);
+}
 void shmslab__slot_write_unlock(struct shmslab *s, uint32_t idx, bool complete);
 int shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx);
 uint32_t shmslab__slot_reader_count(const struct shmslab *s, uint32_t idx);

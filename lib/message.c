@@ -18,7 +18,7 @@
  * Check REF, then take its slot's lock: shared for VIEW_READ, exclusive for
  * VIEW_WRITE; its index in *IDX.
  */
-static int lock_ref(struct shmslab *s, shmslab_ref ref, uint32_t mode, uint32_t *idx)
+static inline int lock_ref(struct shmslab *s, shmslab_ref ref, uint32_t mode, uint32_t *idx)
 {
 	int err = ref_check(s, ref);
 

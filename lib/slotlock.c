@@ -50,15 +50,6 @@ static bool holds_no_lock(uint32_t state)
 	return state != PROC_LIVE && state != PROC_DEAD;
 }
 
-/* Whether ST, just read from M with acquire, is that of the generation WANT, held. */
-static bool st_readable(const struct shmslab *s, const struct slot_meta *m, uint64_t st,
-			uint64_t want)
-{
-	uint32_t kind = st_kind(st);
-
-	return (kind == KIND_OWNED || kind == KIND_QUEUED) && st_gen_is(s, m, st, want);
-}
-
 /*
  * Whether the writer field of SEEN, still in M's state word, was left by
  * damage.  A writer keeps its entry LIVE until it has let go, and only it
@@ -316,47 +307,25 @@ int shmslab__slot_drain_wait(struct shmslab *s, uint32_t idx)
 	return 0;
 }
 
-/*
- * Close IDX, of the whole generation WANT, to new readers, once no writer is
- * in: for writing (CLOSE_WRITE: our entry goes in the writer field), or for
- * freeing (CLOSE_FREE: the slot becomes FREEING by us, in *NEXT_GEN, the
- * generation after WANT's).  The caller then drains the readers already in.
- * -ESTALE when the slot is no longer of WANT (or, freeing, no longer
- * allocated), -EBUSY when freeing a slot of the queue, SLOT_HOLDER_DEAD when
- * the writer it waits for died, -EBADF when the handle is being closed.
- */
-int shmslab__slot_close(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
-			uint32_t *next_gen)
+/* shmslab__slot_close, once its first try met a writer or lost its CAS. */
+int shmslab__slot_close_slow(struct shmslab *s, uint32_t idx, uint64_t want, enum slot_close how,
+			     uint32_t *next_gen)
 {
 	struct slot_meta *m = slot_meta(s, idx);
 	/* acquire: a state of a later allocation comes with its epoch */
-	uint64_t st = sa_load_acquire_u64(&m->state), closed;
+	uint64_t st = sa_load_acquire_u64(&m->state);
+	int err;
 
-	for (;;) {
-		if (!st_readable(s, m, st, want))
-			return -ESTALE;
-		if (how == CLOSE_FREE && st_kind(st) == KIND_QUEUED)
-			return -EBUSY;
+	while ((err = shmslab__slot_close_try(s, m, &st, want, how, next_gen)) == 1) {
 		if (st_writer(st) != 0) {
-			int err = wait_writer(s, idx, st);
-
+			err = wait_writer(s, idx, st);
 			if (err)
 				return err;
 			/* acquire: as above */
 			st = sa_load_acquire_u64(&m->state);
-			continue;
 		}
-		if (how == CLOSE_WRITE) {
-			closed = st | (s->self + 1);
-		} else {
-			*next_gen = gen_next(st_gen(st));
-			closed = st_make(KIND_FREEING, s->self + 1, *next_gen);
-		}
-		/* seq_cst: the slot is closed before we look at its readers; weak,
-		 * since a failure looks again */
-		if (sa_cas_weak_seq_cst_u64(&m->state, &st, closed))
-			return 0;
 	}
+	return err;
 }
 
 /* Release the write lock.  COMPLETE: the message is whole, so it is no longer torn. */
