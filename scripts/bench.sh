@@ -49,13 +49,7 @@ rm -rf "$out"
 mkdir -p "$out"
 bench=$top/tools/shmslab-bench
 
-if [ -n "$against" ]; then
-	need_packages git
-	say "building $against for comparison"
-	git -C "$top" archive --format=tar --prefix=base/ "$against" | tar -x -C "$out"
-	(cd "$out/base" && autoreconf -fi >/dev/null 2>&1 && ./configure --quiet >/dev/null &&
-		make -j"$(nproc)" >/dev/null 2>&1) || { echo "error: $against does not build" >&2; exit 1; }
-fi
+[ -z "$against" ] || build_revision "$against" "$out/base"
 
 # case NAME ARGS...: run shmslab-bench ARGS under hyperfine, results in
 # $out/NAME.txt (and $out/NAME-base.txt for the --against build).

@@ -60,3 +60,15 @@ build() {
 	say "make"
 	make -j"$(nproc)" --no-print-directory
 }
+
+# Build git revision REV of the tree in DIR (made empty first), for a
+# comparison run beside the tree's own build.
+build_revision() {
+	need_packages git
+	say "building $1 for comparison"
+	rm -rf "$2"
+	mkdir -p "$2"
+	git -C "$top" archive --format=tar "$1" | tar -x -C "$2"
+	(cd "$2" && autoreconf -fi >/dev/null 2>&1 && ./configure --quiet >/dev/null &&
+		make -j"$(nproc)" >/dev/null 2>&1) || { echo "error: $1 does not build" >&2; exit 1; }
+}

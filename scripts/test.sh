@@ -22,6 +22,7 @@ count() {
 }
 # The log of every test this tree runs, as the Makefile lists them.
 test_logs() {
+	# shellcheck disable=SC2016 # $(TEST_LOGS) is make's, not the shell's
 	printf 'print-test-logs:\n\t@echo $(TEST_LOGS)\n' |
 		make -s --no-print-directory -f Makefile -f - print-test-logs
 }
