@@ -16,7 +16,8 @@
 # With --against, git revision REV is built beside the tree and each case runs
 # on both builds, alternating run by run (which build goes first alternates
 # too), so that load that comes and goes on a shared machine falls on both
-# alike; the table shows what a change costs, measured in one run.
+# alike; the tables show what a change costs, measured in one run: every
+# row of the slab, and libshmslab's latency and streaming rows of the queue.
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -121,7 +122,27 @@ queue_section() {
 	done
 	echo "(msgs/s (run): $stream_count messages over the median wall time of a whole process"
 	echo " run, start-up included; (in): measured inside, from the first message on)"
+	[ -z "$against" ] || queue_against
 	plot
+}
+
+# With --against: libshmslab's queue on both builds, alternating run by run.
+queue_against() {
+	case_ queue-latency latency 20000 --transport shmslab --size 64
+	case_ queue-stream-64 stream "$stream_count" --transport shmslab --size 64
+	case_ queue-stream-4096 stream "$stream_count" --transport shmslab --size 4096
+	printf '\n%-44s %10s %10s %10s\n' "libshmslab's queue (median of $runs runs)" "this tree" \
+		"$against" "change"
+	# qrow LABEL CASE KEY
+	qrow() {
+		printf '%-44s %10.0f %10.0f %10s\n' "$1" "$(median "$2" "$3")" "$(median "$2-base" "$3")" \
+			"$(change "$2" "$3")"
+	}
+	qrow "one-way p50 ns, 64 B" queue-latency p50_ns
+	qrow "one-way p99 ns, 64 B" queue-latency p99_ns
+	qrow "stream msgs/s (in), 64 B" queue-stream-64 msgs_per_s
+	qrow "stream msgs/s (in), 4096 B" queue-stream-4096 msgs_per_s
+	echo "(slower is + for latency, - for msgs/s)"
 }
 
 # Draw the queue's figures, if gnuplot is there; nothing is installed for it.
@@ -156,8 +177,28 @@ PLOT
 	echo "figures: $out/latency.png $out/stream.png"
 }
 
-if [ "$only" != queue ]; then
-case_ cas cas 100000000
+# median NAME [KEY]: the median of KEY (default ns_per_op) over the result
+# lines of case NAME, the warmup run left out.
+median() {
+	sed -n "s/.*${2:-ns_per_op}=\\([0-9.]*\\).*/\\1/p" "$out/$1.txt" | tail -n "$runs" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# Median wall time of a whole run of case NAME, from hyperfine.
+wall() {
+	awk -F, -v n="$1" '$1 == n { printf "%.3f", $4 }' "$out/$1.csv"
+}
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
+}
+# change NAME [KEY]: how much case NAME's median moved from the other build's.
+change() {
+	awk -v a="$(median "$1" "${2:-}")" -v b="$(median "$1-base" "${2:-}")" \
+		'BEGIN { printf "%+.1f%%", (a / b - 1) * 100 }'
+}
+
+# The slab: alloc+free and store+read against one lock cmpxchg.
+slab_section() {
+	case_ cas cas 100000000
 	case_ kept-1p alloc 20000000
 	case_ kept-2p alloc 20000000 --procs 2
 	case_ list-1p alloc 10000000 --batch 16
@@ -167,20 +208,7 @@ case_ cas cas 100000000
 	case_ list-8p alloc 5000000 --batch 16 --procs 8
 	case_ store-1p store 10000000 --size 64
 	case_ store-2p store 10000000 --size 64 --procs 2
-	
-	# The median ns_per_op of case NAME (the warmup run is left out).
-	median() {
-		sed -n 's/.*ns_per_op=\([0-9.]*\).*/\1/p' "$out/$1.txt" | tail -n "$runs" | sort -g |
-			awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-	}
-	# Median wall time of a whole run of case NAME, from hyperfine.
-	wall() {
-		awk -F, -v n="$1" '$1 == n { printf "%.3f", $4 }' "$out/$1.csv"
-	}
-	ratio() {
-		awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
-	}
-	
+
 	cas=$(median cas)
 	if [ -n "$against" ]; then
 		printf '\n%-44s %10s %10s %12s %10s %10s\n' "measure (median of $runs runs)" "ns/op" \
@@ -193,9 +221,8 @@ case_ cas cas 100000000
 	# other build's median and the change, else the median wall time of a run.
 	row() {
 		if [ -n "$against" ]; then
-			base=$(median "$2-base")
-			printf '%-44s %10.2f %10s %12s %10.2f %+9.1f%%\n' "$1" "$(median "$2")" "$3" "$4" \
-				"$base" "$(awk -v a="$(median "$2")" -v b="$base" 'BEGIN { print (a / b - 1) * 100 }')"
+			printf '%-44s %10.2f %10s %12s %10.2f %10s\n' "$1" "$(median "$2")" "$3" "$4" \
+				"$(median "$2-base")" "$(change "$2")"
 		else
 			printf '%-44s %10.2f %10s %12s %10s\n' "$1" "$(median "$2")" "$3" "$4" "$(wall "$2")"
 		fi
@@ -222,9 +249,8 @@ case_ cas cas 100000000
 	echo
 	echo "ns/op of several processes is aggregate: wall time over all their operations."
 	echo "Ratios of 2 or 8 processes are throughput against the row they compare with."
-fi
+}
 
-if [ "$only" != slab ]; then
-	queue_section
-fi
+[ "$only" = queue ] || slab_section
+[ "$only" = slab ] || queue_section
 echo "Raw results: $out"
