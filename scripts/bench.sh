@@ -8,10 +8,14 @@
 #   scripts/bench.sh [--against REV] [--only slab|queue] [RUNS]   (default 5 runs)
 #
 # slab: alloc+free and store+read against one lock cmpxchg.  queue: one-way
-# latency percentiles (ping-pong) and streaming throughput, libshmslab beside
-# a pipe, a Unix socket pair and a POSIX message queue, and the floor, one
-# cache line bounced between two processes; with gnuplot installed, the
-# figures are also drawn to bench-out/latency.png and bench-out/stream.png.
+# latency percentiles (ping-pong) and streaming throughput of libshmslab,
+# copying and zero-copy, beside what a user would pick instead (a pipe, a
+# Unix socket pair, a POSIX message queue, Boost.Interprocess's
+# message_queue, iceoryx with a RouDi of its own) and the limits: the floor
+# of latency, the message itself bounced between two processes, and the
+# limit of streaming, a bare single-producer ring.  It installs the peers and
+# gnuplot with apt-get where Debian has them, and leaves out, saying so, any
+# it cannot have; the figures go to bench-out/latency.png and stream.png.
 #
 # With --against, git revision REV is built beside the tree and each case runs
 # on both builds, alternating run by run (which build goes first alternates
@@ -20,6 +24,11 @@
 # row of the slab, and libshmslab's latency and streaming rows of the queue.
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
+
+# Whether shmslab-bench was built with transport T.
+built() {
+	"$bench" --list-transports | grep -qx "$1"
+}
 
 usage() {
 	echo "usage: scripts/bench.sh [--against REV] [--only slab|queue] [RUNS]" >&2
@@ -43,12 +52,21 @@ case $only in '' | slab | queue) ;; *) usage ;; esac
 case $runs in '' | *[!0-9]* | 0*) usage ;; esac
 need_build_packages
 need_packages hyperfine
+# the peers and the figures: measured and drawn where Debian has them
+want_packages libboost-dev iceoryx libiceoryx-binding-c-dev gnuplot-nox
 build
+bench=$top/tools/shmslab-bench
+# a tree configured before the peers were installed does not build them yet
+if { installed libboost-dev && ! built boost; } ||
+	{ installed libiceoryx-binding-c-dev && ! built iceoryx; }; then
+	say "configure again, for the peers installed since"
+	(cd "$top" && ./config.status --recheck >/dev/null && ./config.status >/dev/null)
+	build
+fi
 
 out=$top/bench-out
 rm -rf "$out"
 mkdir -p "$out"
-bench=$top/tools/shmslab-bench
 
 [ -z "$against" ] || build_revision "$against" "$out/base"
 
@@ -76,52 +94,126 @@ case_() {
 }
 
 
-# The queue: latency percentiles, then streaming under hyperfine.
+# iceoryx needs its daemon: ours, started here with mempools for 64-byte and
+# 4 KiB messages and stopped by its PID, never one somebody else runs.
+roudi=
+start_roudi() {
+	built iceoryx || return 1
+	if pgrep -x iox-roudi >/dev/null 2>&1; then
+		echo "(an iox-roudi that is not ours is running: iceoryx left out)"
+		return 1
+	fi
+	# what a RouDi killed before its clean shutdown leaves, under iceoryx's
+	# fixed names; none can be in use, since no RouDi runs
+	rm -f /dev/shm/iceoryx_mgmt "/dev/shm/$(id -gn)" /tmp/roudi /tmp/roudi.lock \
+		/tmp/iox-unique-roudi.lock
+	cat >"$out/roudi.toml" <<-TOML
+	[general]
+	version = 1
+	[[segment]]
+	[[segment.mempool]]
+	size = 256
+	count = 4096
+	[[segment.mempool]]
+	size = 8192
+	count = 1024
+	TOML
+	iox-roudi -c "$out/roudi.toml" -l warning >"$out/roudi.log" 2>&1 &
+	roudi=$!
+	# it says when it is ready; 30 s is far more than it ever takes
+	for _ in $(seq 300); do
+		grep -q "RouDi is ready for clients" "$out/roudi.log" && return 0
+		kill -0 "$roudi" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "(iox-roudi did not start, iceoryx left out: $out/roudi.log)"
+	stop_roudi
+	return 1
+}
+stop_roudi() {
+	[ -n "$roudi" ] || return 0
+	kill -TERM "$roudi" 2>/dev/null || true
+	wait "$roudi" 2>/dev/null || true
+	roudi=
+}
+trap stop_roudi EXIT
+
+# The queue: latency percentiles, then streaming under hyperfine, beside
+# the peers and the limits.
 queue_section() {
 	stream_count=1000000
-	printf '\n%-10s %10s %10s %10s %10s %12s\n' "one-way" "p50 ns" "p99 ns" "p99.9 ns" "max ns" "p50/floor"
-	for t in cacheline shmslab pipe unix mq; do
+	peers="pipe unix mq"
+	built boost && peers="$peers boost" || echo "(Boost.Interprocess not built in: left out)"
+	start_roudi && peers="$peers iceoryx"
+	latency_transports="cacheline shmslab shmslab-zc $peers"
+	printf '\n%-11s %9s %9s %9s %9s %10s %12s\n' "one-way" "p50 ns" "p99 ns" "p99.9 ns" \
+		"max ns" "p50/floor" "p99.9/floor"
+	for t in $latency_transports; do
 		"$bench" latency 20000 --transport "$t" --size 64 --out "$out/latency-$t.txt" >/dev/null ||
 			exit 1
 	done
-	floor=$(sed -n 's/.*p50_ns=\([0-9]*\).*/\1/p' "$out/latency-cacheline.txt")
-	for t in cacheline shmslab pipe unix mq; do
-		awk -v t="$t" -v floor="$floor" '{
-			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-			printf "%-10s %10d %10d %10d %10d %11.2fx\n", t, v["p50_ns"], v["p99_ns"],
-				v["p999_ns"], v["max_ns"], v["p50_ns"] / floor
-		}' "$out/latency-$t.txt"
+	for t in $latency_transports; do
+		awk -v t="$t" -v floor="$out/latency-cacheline.txt" '
+			function read(file, v,   line, i, kv, n, f) {
+				getline line <file
+				n = split(line, f, " ")
+				for (i = 1; i <= n; i++) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+			}
+			BEGIN {
+				read(floor, fl)
+				close(floor) # the floor's own row reads the same file again
+				read(ARGV[1], v)
+				printf "%-11s %9d %9d %9d %9d %9.2fx %11.2fx\n", t, v["p50_ns"],
+					v["p99_ns"], v["p999_ns"], v["max_ns"], v["p50_ns"] / fl["p50_ns"],
+					v["p999_ns"] / fl["p999_ns"]
+			}' "$out/latency-$t.txt"
 	done
 	echo "(64 B, ping-pong between two processes on two CPUs, round trip / 2, 20000 samples"
-	echo " of 100 round trips; libshmslab's receiver polls, the others block in the kernel)"
+	echo " of 100 round trips; the floor, cacheline, is the 64-byte message itself bounced"
+	echo " between them, its sequence number the flag; libshmslab's and iceoryx's receivers"
+	echo " poll, the others block in the kernel or on a process-shared condition variable)"
 
+	# name=transport[:options]; zc-hdr reads a 64-byte header of a 4 KiB message in place
 	for size in 64 4096; do
 		say "streaming $size-byte messages: hyperfine, $runs runs per transport"
+		set --
+		for t in ring shmslab shmslab-zc $peers; do
+			set -- "$@" -n "$t" "$bench stream $stream_count --transport $t --size $size --out $out/stream-$t-$size.txt"
+		done
+		[ "$size" = 64 ] ||
+			set -- "$@" -n "zc-header" "$bench stream $stream_count --transport shmslab-zc --size $size --read 64 --out $out/stream-zc-header-$size.txt"
 		hyperfine --style basic --runs "$runs" --warmup 1 --export-csv "$out/stream-$size.csv" \
-			-n "shmslab" "$bench stream $stream_count --transport shmslab --size $size --out $out/stream-shmslab-$size.txt" \
-			-n "pipe" "$bench stream $stream_count --transport pipe --size $size --out $out/stream-pipe-$size.txt" \
-			-n "unix" "$bench stream $stream_count --transport unix --size $size --out $out/stream-unix-$size.txt" \
-			-n "mq" "$bench stream $stream_count --transport mq --size $size --out $out/stream-mq-$size.txt" \
-			>"$out/stream-$size.hyperfine" 2>&1 || { cat "$out/stream-$size.hyperfine"; exit 1; }
+			"$@" >"$out/stream-$size.hyperfine" 2>&1 || { cat "$out/stream-$size.hyperfine"; exit 1; }
 	done
-	printf '\n%-10s %6s %14s %14s %10s %10s\n' "stream" "size" "msgs/s (run)" "msgs/s (in)" "vs pipe" "vs mq"
+	printf '\n%-11s %5s %12s %12s %8s %8s %8s %8s\n' "stream" "size" "msgs/s (run)" \
+		"msgs/s (in)" "vs pipe" "vs mq" "vs iox" "of ring"
 	for size in 64 4096; do
-		# msgs/s of a whole run: messages over hyperfine's median wall time
-		awk -F, -v n="$stream_count" -v size="$size" -v dir="$out" '
-			NR > 1 { rate[$1] = n / $4 }
+		# msgs/s of a whole run: messages over hyperfine's median wall time;
+		# (in): the median of what the runs measured from their first message
+		names=$(awk -F, 'NR > 1 { print $1 }' "$out/stream-$size.csv")
+		for t in $names; do
+			printf '%s %s %s\n' "$t" \
+				"$(awk -F, -v t="$t" -v n="$stream_count" '$1 == t { print n / $4 }' "$out/stream-$size.csv")" \
+				"$(median "stream-$t-$size" msgs_per_s)"
+		done | awk -v size="$size" '
+			{ order[++k] = $1; run[$1] = $2; inside[$1] = $3 }
 			END {
-				for (i = 0; i < 4; i++) {
-					t = i == 0 ? "shmslab" : i == 1 ? "pipe" : i == 2 ? "unix" : "mq"
-					cmd = "sed -n \"s/.*msgs_per_s=\\([0-9]*\\).*/\\1/p\" " dir "/stream-" t "-" size ".txt | sort -n | awk \"{ v[NR] = \\$1 } END { print v[int((NR + 1) / 2)] }\""
-					cmd | getline inside
-					close(cmd)
-					printf "%-10s %6d %14.0f %14.0f %9.2fx %9.2fx\n", t, size, rate[t], inside,
-						rate[t] / rate["pipe"], rate[t] / rate["mq"]
+				for (i = 1; i <= k; i++) {
+					t = order[i]
+					iox = "iceoryx" in run ? sprintf("%7.2fx", run[t] / run["iceoryx"]) : "-"
+					printf "%-11s %5d %12.0f %12.0f %7.2fx %7.2fx %8s %7.2fx\n", t, size,
+						run[t], inside[t], run[t] / run["pipe"], run[t] / run["mq"], iox,
+						run[t] / run["ring"]
 				}
-			}' "$out/stream-$size.csv"
+			}'
 	done
 	echo "(msgs/s (run): $stream_count messages over the median wall time of a whole process"
-	echo " run, start-up included; (in): measured inside, from the first message on)"
+	echo " run, start-up included; (in): measured inside, from the first message on."
+	echo " ring: the limit, a bare single-producer ring, copies in and out, no allocation and"
+	echo " no crash safety; shmslab-zc writes and reads in place; zc-header reads only a"
+	echo " 64-byte header of each 4 KiB message; a pipe has a 1 MiB buffer, Boost's queue"
+	echo " and libshmslab's hold 1024 messages, iceoryx's 256, a POSIX queue 10)"
+	stop_roudi
 	[ -z "$against" ] || queue_against
 	plot
 }
@@ -145,33 +237,32 @@ queue_against() {
 	echo "(slower is + for latency, - for msgs/s)"
 }
 
-# Draw the queue's figures, if gnuplot is there; nothing is installed for it.
+# Draw the queue's tables as figures, where gnuplot could be installed.
 plot() {
 	command -v gnuplot >/dev/null 2>&1 || { echo "(no gnuplot: no figures drawn)"; return 0; }
-	for t in cacheline shmslab pipe unix mq; do
+	for t in $latency_transports; do
 		sed -n "s/.*p50_ns=\([0-9]*\) p99_ns=\([0-9]*\) p999_ns=\([0-9]*\) max_ns=\([0-9]*\).*/$t \1 \2 \3 \4/p" \
 			"$out/latency-$t.txt"
 	done >"$out/latency.dat"
-	for t in shmslab pipe unix mq; do
+	for t in ring shmslab shmslab-zc $peers; do
 		printf '%s %s %s\n' "$t" \
 			"$(awk -F, -v t="$t" -v n="$stream_count" '$1 == t { print n / $4 }' "$out/stream-64.csv")" \
 			"$(awk -F, -v t="$t" -v n="$stream_count" '$1 == t { print n / $4 }' "$out/stream-4096.csv")"
 	done >"$out/stream.dat"
 	gnuplot <<PLOT
-set terminal png size 900,500
+set terminal png size 1000,500
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set grid ytics
 set key outside right top
+set logscale y
 set output "$out/latency.png"
 set title "one-way latency of a 64-byte message (ns, log scale)"
-set logscale y
 plot "$out/latency.dat" using 2:xtic(1) title "p50", "" using 3 title "p99", \
      "" using 4 title "p99.9", "" using 5 title "max"
 set output "$out/stream.png"
-set title "messages per second, producer to consumer"
-unset logscale y
+set title "messages per second, producer to consumer (log scale)"
 plot "$out/stream.dat" using 2:xtic(1) title "64 B", "" using 3 title "4 KiB"
 PLOT
 	echo "figures: $out/latency.png $out/stream.png"

@@ -10,13 +10,16 @@ say() {
 	printf '==> %s\n' "$*"
 }
 
+# Whether Debian package $1 is installed.
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
 # Install those of the given Debian packages that are missing (apt-get only).
 need_packages() {
 	missing=
 	for pkg in "$@"; do
-		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-			missing="$missing $pkg"
-		fi
+		installed "$pkg" || missing="$missing $pkg"
 	done
 	[ -z "$missing" ] && return 0
 	sudo=
@@ -32,6 +35,15 @@ need_packages() {
 	$sudo apt-get update -q
 	# shellcheck disable=SC2086 # one word per package
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
+}
+
+# Install what of the given packages can be installed, and go on without
+# the others, saying so.
+want_packages() {
+	(need_packages "$@") && return 0
+	for pkg in "$@"; do
+		(need_packages "$pkg") || say "$pkg could not be installed: going on without it"
+	done
 }
 
 # What building and testing needs, on top of a C compiler.

@@ -19,10 +19,14 @@
  * With --procs P, P processes run at once, each attached on its own; the
  * figure is then aggregate: wall time of the slowest over all their pairs.
  * latency and stream take --transport: shmslab (a message is allocated,
- * stored, sent, received, read and freed), pipe, unix (a socket pair), mq (a
- * POSIX message queue), or, for latency, cacheline: the floor, one cache
- * line bounced between the two processes.  The two processes run on
- * different CPUs when there are two.
+ * stored, sent, received, read and freed), shmslab-zc (the same, written and
+ * read in place through views), pipe, unix (a socket pair), mq (a POSIX
+ * message queue), boost (Boost.Interprocess's message_queue) and iceoryx,
+ * where they were found at build time; for latency, cacheline: the floor,
+ * the message itself bounced between the two processes, its sequence number
+ * in its first line; for stream, ring: the limit, a bare single-producer
+ * ring (bench-transports.c).  The two processes run on different CPUs when
+ * there are two.
  */
 #include "config.h"
 
@@ -47,7 +51,11 @@ static const char usage[] =
 	"Usage: shmslab-bench MODE ITERATIONS [OPTION]...\n"
 	"Measure libshmslab's hot paths.  MODE is cas, alloc, store, latency or stream.\n"
 	"\n"
-	"  --transport T shmslab, pipe, unix, mq or cacheline (latency, stream)\n"
+	"  --transport T shmslab, shmslab-zc, pipe, unix, mq, boost, iceoryx,\n"
+	"                cacheline (latency) or ring (stream)\n"
+	"  --read BYTES  stream through shmslab-zc: the consumer reads only the first\n"
+	"                BYTES of each message, in place (default: all of it)\n"
+	"  --list-transports  print the transports built in, one a line, and exit\n"
 	"  --batch B     alloc: allocate B slots, then free them (default 1);\n"
 	"                latency: round trips per sample (default 100)\n"
 	"  --procs P     processes running at once (default 1)\n"
@@ -65,6 +73,8 @@ enum {
 	OPT_SHARDS,
 	OPT_SLOTS,
 	OPT_SIZE,
+	OPT_READ,
+	OPT_LIST,
 	OPT_OUT
 };
 
@@ -75,6 +85,8 @@ static const struct option options[] = {
 	{ "shards", required_argument, NULL, OPT_SHARDS },
 	{ "slots", required_argument, NULL, OPT_SLOTS },
 	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "read", required_argument, NULL, OPT_READ },
+	{ "list-transports", no_argument, NULL, OPT_LIST },
 	{ "out", required_argument, NULL, OPT_OUT },
 	TOOL_STANDARD_OPTIONS,
 };
@@ -82,7 +94,7 @@ static const struct option options[] = {
 struct params {
 	const char *mode;
 	uint64_t iterations;
-	uint32_t batch, procs, shards, slots, size;
+	uint32_t batch, procs, shards, slots, size, read;
 	int transport;
 	const char *out;
 };
@@ -316,6 +328,7 @@ static int bench_latency(const struct params *p, char *line, size_t len)
 		free(buf);
 		return err;
 	}
+	fflush(NULL); /* the child exits through exit() */
 	child = fork();
 	if (child == 0) {
 		pin(1);
@@ -323,7 +336,8 @@ static int bench_latency(const struct params *p, char *line, size_t len)
 		if (err == 0)
 			err = pong(&c, (warmup + samples) * batch, buf);
 		chan_detach(&c);
-		_exit(err ? 1 : 0);
+		/* exit, not _exit: iceoryx's runtime leaves RouDi in a destructor */
+		exit(err ? 1 : 0);
 	}
 	pin(0);
 	err = child < 0 ? -errno : chan_attach(&c, 0);
@@ -377,6 +391,9 @@ static int bench_stream(const struct params *p, char *line, size_t len)
 		free(buf);
 		return err;
 	}
+	if (p->read != 0)
+		c.read_bytes = p->read;
+	fflush(NULL); /* the child exits through exit() */
 	child = fork();
 	if (child == 0) {
 		pin(1);
@@ -386,7 +403,7 @@ static int bench_stream(const struct params *p, char *line, size_t len)
 			err = chan_send(&c, buf);
 		}
 		chan_detach(&c);
-		_exit(err ? 1 : 0);
+		exit(err ? 1 : 0); /* as in bench_latency */
 	}
 	pin(0);
 	err = child < 0 ? -errno : chan_attach(&c, 0);
@@ -404,9 +421,10 @@ static int bench_stream(const struct params *p, char *line, size_t len)
 	err = chan_finish(&c, child, err);
 	if (err == 0 && count > 1)
 		snprintf(line, len,
-			 "mode=stream transport=%s size=%u count=%llu msgs_per_s=%.0f "
+			 "mode=stream transport=%s size=%u read=%zu count=%llu msgs_per_s=%.0f "
 			 "ns_per_msg=%.1f\n",
-			 transport_names[p->transport], p->size, (unsigned long long)count,
+			 transport_names[p->transport], p->size, c.read_bytes,
+			 (unsigned long long)count,
 			 (double)(count - 1) * 1e9 / (double)(t1 - t0),
 			 (double)(t1 - t0) / (double)(count - 1));
 	free(buf);
@@ -436,11 +454,18 @@ int main(int argc, char **argv)
 		case OPT_TRANSPORT:
 			p.transport = transport_parse(optarg);
 			if (p.transport < 0)
-				tool_usage_error(
-					"--transport: '%s' is not shmslab, pipe, unix, mq or "
-					"cacheline",
-					optarg);
+				tool_usage_error("--transport: '%s' is not one of "
+						 "shmslab-bench --list-transports",
+						 optarg);
 			break;
+		case OPT_READ:
+			p.read = parse_opt("read", optarg, SHMSLAB_SLOT_SIZE_MAX, 1);
+			break;
+		case OPT_LIST:
+			for (int t = 0; t < TRANSPORTS; t++)
+				if (transport_built(t))
+					puts(transport_names[t]);
+			return 0;
 		case OPT_BATCH:
 			p.batch = parse_opt("batch", optarg, 1u << 20, 0);
 			break;
@@ -487,6 +512,15 @@ int main(int argc, char **argv)
 
 		if (strcmp(p.mode, "stream") == 0 && p.transport == T_CACHELINE)
 			tool_usage_error("stream: the cacheline transport only measures latency");
+		if (strcmp(p.mode, "latency") == 0 && p.transport == T_RING)
+			tool_usage_error("latency: the ring transport only measures streaming");
+		if (!transport_built(p.transport))
+			tool_fail(transport_names[p.transport],
+				  -ENOSYS); /* configure did not find it */
+		if (p.read != 0 && (p.transport != T_SHMSLAB_ZC || p.read < 8 || p.read > p.size ||
+				    strcmp(p.mode, "stream") != 0))
+			tool_usage_error(
+				"--read: for stream through shmslab-zc, from 8 bytes up to --size");
 		if (p.size < 8)
 			tool_usage_error(
 				"--size: %s carries an 8-byte sequence number, so at least 8",
