@@ -48,9 +48,9 @@ extern "C" {
 #endif
 
 #define SHMSLAB_VERSION_MAJOR  0
-#define SHMSLAB_VERSION_MINOR  4
+#define SHMSLAB_VERSION_MINOR  5
 #define SHMSLAB_VERSION_PATCH  0
-#define SHMSLAB_VERSION_STRING "0.4.0"
+#define SHMSLAB_VERSION_STRING "0.5.0"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SHMSLAB_NODISCARD __attribute__((warn_unused_result))
@@ -271,6 +271,39 @@ SHMSLAB_API SHMSLAB_NODISCARD int shmslab_send(struct shmslab *slab, shmslab_ref
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_recv(struct shmslab *slab, shmslab_ref *ref,
 					       int timeout_ms);
+
+/*
+ * Bursts: many messages per call, as that many single calls in a row (FIFO
+ * for one producer, each reference received exactly once, ownership moving
+ * as with send and recv), with the call's fixed costs paid once.  Each
+ * returns how many references it handled, 1 to n.  n == 0, n > INT_MAX or a
+ * NULL array is -EINVAL.  A process killed inside a burst leaves each slot
+ * allocated or free, queued or not, never lost and never doubled.
+ *
+ * shmslab_alloc_many: up to n free slots into refs[0..k), each as
+ * shmslab_alloc takes one (growing the segment when the lists run dry); it
+ * takes back what dead processes hold only when it finds no slot at all.
+ * Errors as shmslab_alloc, when not even one slot could be had.
+ *
+ * shmslab_send_many: hands refs[0..k) to the queue in order.  Every
+ * reference is checked before any is sent: a bad one answers its error
+ * (-EINVAL, -ESTALE, -EBUSY) and nothing is sent; a reference given twice
+ * is -EINVAL, nothing sent.  When the queue has room for only some (or
+ * another thread changes a slot during the burst), the first are sent and
+ * their count returned; the rest stay the caller's.  Errors as
+ * shmslab_send, -ENOSPC when not even one fits, and -ENOMEM when a burst of
+ * more than 64 has no memory to be checked for repeats.
+ *
+ * shmslab_recv_many: waits as shmslab_recv for the first reference, then
+ * takes up to n - 1 more that are queued already, without waiting again.
+ * Errors as shmslab_recv, when none came.
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_alloc_many(struct shmslab *slab, shmslab_ref *refs,
+						     unsigned n);
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_send_many(struct shmslab *slab, const shmslab_ref *refs,
+						    unsigned n);
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_recv_many(struct shmslab *slab, shmslab_ref *refs,
+						    unsigned n, int timeout_ms);
 
 /*
  * A snapshot for diagnostics.  Walks the slot table: O(slots).

@@ -5,44 +5,50 @@
  * (OWNED by a process, or QUEUED, owned by the queue), and the lane of the
  * thread moving it names it for as long as the state and the ring disagree:
  * after a send has made it QUEUED and before a cell holds it, and after a
- * receive has emptied its cell and before it is OWNED again.
+ * receive has emptied its cell and before it is OWNED again.  The burst
+ * calls move their slots one at a time through one lane, so that a death
+ * leaves each either sent or not; what they pay once is the call's entry,
+ * the lane and the look for sleepers to wake.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "internal.h"
 
-static int send_call(struct shmslab *slab, shmslab_ref ref)
+/* Why slot M, in state ST, cannot be sent by a holder of generation WANT: 0 if it can. */
+static int send_refused(struct shmslab *s, const struct slot_meta *m, uint64_t st, uint64_t want)
 {
-	uint32_t idx, gen = ref_gen(ref);
-	struct slot_meta *m;
-	struct lane *lane;
-	uint64_t st, sent, want;
-	int err = ref_check(slab, ref);
+	if (!st_gen_is(s, m, st, want) ||
+	    (st_kind(st) != KIND_OWNED && st_kind(st) != KIND_QUEUED))
+		return -ESTALE;
+	return st_kind(st) == KIND_QUEUED ? -EBUSY : 0;
+}
 
-	if (err)
-		return err;
-	idx = ref_index(slab, ref);
-	want = ref_want(slab, ref);
-	m = slot_meta(slab, idx);
-	lane = shmslab__lane_enter(slab);
+/*
+ * Send REF, checked with ref_check, through this thread's LANE, which is
+ * idle again on return.  The caller wakes the receivers once it is done.
+ */
+static int send_one(struct shmslab *slab, struct lane *lane, shmslab_ref ref)
+{
+	uint32_t idx = ref_index(slab, ref), gen = ref_gen(ref);
+	uint64_t want = ref_want(slab, ref), st, sent;
+	struct slot_meta *m = slot_meta(slab, idx);
+	int err;
+
 	shmslab__lane_set(lane, LANE_SEND, idx);
 	KILLPOINT(send_journaled);
 	/* acquire: a state of a later allocation comes with its epoch */
 	st = sa_load_acquire_u64(&m->state);
 	for (;;) {
-		if (!st_gen_is(slab, m, st, want) ||
-		    (st_kind(st) != KIND_OWNED && st_kind(st) != KIND_QUEUED)) {
-			err = -ESTALE;
+		err = send_refused(slab, m, st, want);
+		if (err)
 			goto out;
-		}
-		if (st_kind(st) == KIND_QUEUED) {
-			err = -EBUSY;
-			goto out;
-		}
 		/* a write in progress keeps its lock: it is the slot's, not its owner's */
 		sent = (st & ST_LOCK_BITS) | st_make(KIND_QUEUED, 0, gen);
 		/* acq_rel: the queue owns it from here; on failure look again */
@@ -67,18 +73,112 @@ static int send_call(struct shmslab *slab, shmslab_ref ref)
 		/* acq_rel: as any change of the slot's holder */
 		while (!sa_cas_acq_rel_u64(&m->state, &now,
 					   (now & ST_LOCK_BITS) | (st & ~ST_LOCK_BITS)));
-	} else {
-		shmslab__queue_wake(slab);
 	}
 out:
 	shmslab__lane_set(lane, LANE_IDLE, 0);
+	return err;
+}
+
+static int send_call(struct shmslab *slab, shmslab_ref ref)
+{
+	struct lane *lane;
+	int err = ref_check(slab, ref);
+
+	if (err)
+		return err;
+	lane = shmslab__lane_enter(slab);
+	err = send_one(slab, lane, ref);
 	shmslab__lane_leave(slab, lane);
+	if (err == 0)
+		shmslab__queue_wake(slab);
 	return err;
 }
 
 int shmslab_send(struct shmslab *slab, shmslab_ref ref)
 {
 	return CALL(slab, true, send_call(slab, ref));
+}
+
+static int ref_order(const void *a, const void *b)
+{
+	shmslab_ref x = *(const shmslab_ref *)a, y = *(const shmslab_ref *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Whether a reference appears twice in REFS[0..N).  -ENOMEM: no room to tell. */
+static int repeated(const shmslab_ref *refs, unsigned n)
+{
+	/* a burst is short: comparing each pair is cheaper than sorting a copy */
+	enum { PAIRWISE_MAX = 64 };
+	shmslab_ref *sorted;
+	int found = 0;
+
+	if (n <= PAIRWISE_MAX) {
+		for (unsigned i = 1; i < n; i++)
+			for (unsigned j = 0; j < i; j++)
+				if (refs[i] == refs[j])
+					return 1;
+		return 0;
+	}
+	sorted = malloc(n * sizeof(*sorted));
+	if (sorted == NULL)
+		return -ENOMEM;
+	memcpy(sorted, refs, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), ref_order);
+	for (unsigned i = 1; i < n && !found; i++)
+		found = sorted[i] == sorted[i - 1];
+	free(sorted);
+	return found;
+}
+
+/* Every reference of the burst must be sendable before any is sent. */
+static int send_many_check(struct shmslab *slab, const shmslab_ref *refs, unsigned n)
+{
+	int err;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct slot_meta *m;
+
+		err = ref_check(slab, refs[i]);
+		if (err)
+			return err;
+		m = slot_meta(slab, ref_index(slab, refs[i]));
+		/* acquire: a state of a later allocation comes with its epoch */
+		err = send_refused(slab, m, sa_load_acquire_u64(&m->state), ref_want(slab, refs[i]));
+		if (err)
+			return err;
+	}
+	err = repeated(refs, n);
+	return err > 0 ? -EINVAL : err;
+}
+
+static int send_many_call(struct shmslab *slab, const shmslab_ref *refs, unsigned n)
+{
+	struct lane *lane;
+	unsigned sent = 0;
+	int err;
+
+	if (refs == NULL || n == 0 || n > INT_MAX)
+		return -EINVAL;
+	err = send_many_check(slab, refs, n);
+	if (err)
+		return err;
+	lane = shmslab__lane_enter(slab);
+	/* one lane names one slot at a time: a death leaves each sent or not */
+	while (sent < n && (err = send_one(slab, lane, refs[sent])) == 0)
+		if (++sent == 1 && n > 1)
+			KILLPOINT(send_many_partway);
+	shmslab__lane_leave(slab, lane);
+	if (sent == 0)
+		return err;
+	shmslab__queue_wake(slab); /* once for the burst */
+	return (int)sent;
+}
+
+int shmslab_send_many(struct shmslab *slab, const shmslab_ref *refs, unsigned n)
+{
+	return CALL(slab, true, send_many_call(slab, refs, n));
 }
 
 static int64_t now_ms(void)
@@ -113,23 +213,46 @@ static int own_received(struct shmslab *s, uint32_t idx, shmslab_ref *ref)
 	return 0;
 }
 
-static int recv_call(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
+/*
+ * Take up to N references from the queue into REFS, through one lane: *GOT
+ * says how many.  The error that stopped it, -ENOENT for an empty queue.
+ */
+static int take_many(struct shmslab *slab, shmslab_ref *refs, unsigned n, unsigned *got)
 {
-	int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-	int err;
+	struct lane *lane = shmslab__lane_enter(slab);
+	int err = 0;
 
-	if (ref == NULL || timeout_ms < -1)
-		return -EINVAL;
-	for (;;) {
-		struct lane *lane = shmslab__lane_enter(slab);
+	while (*got < n) {
 		uint32_t idx;
-		int64_t left = -1;
 
 		err = shmslab__queue_take(slab, lane, &idx);
 		if (err == 0)
-			err = own_received(slab, idx, ref);
+			err = own_received(slab, idx, &refs[*got]);
 		shmslab__lane_set(lane, LANE_IDLE, 0);
-		shmslab__lane_leave(slab, lane);
+		if (err)
+			break;
+		if (++*got == 1 && n > 1)
+			KILLPOINT(recv_many_partway);
+	}
+	shmslab__lane_leave(slab, lane);
+	return err;
+}
+
+/* Wait, as shmslab_recv, for one reference; then take up to N - 1 more. */
+static int recv_call(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms)
+{
+	int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	unsigned got = 0;
+	int err;
+
+	if (refs == NULL || n == 0 || n > INT_MAX || timeout_ms < -1)
+		return -EINVAL;
+	for (;;) {
+		int64_t left = -1;
+
+		err = take_many(slab, refs, n, &got);
+		if (got > 0)
+			return (int)got; /* what stopped the rest is for the next call */
 		if (err == -EAGAIN) {
 			err = shmslab__recover_wait(slab);
 			if (err)
@@ -159,20 +282,28 @@ static void recv_cancelled(void *unused)
 }
 
 /* recv_call, whose wait is a cancellation point: the call ends either way. */
-static void recv_cancellable(struct shmslab *slab, shmslab_ref *ref, int timeout_ms, int *err)
+static void recv_cancellable(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms,
+			     int *got)
 {
 	pthread_cleanup_push(recv_cancelled, NULL);
-	*err = recv_call(slab, ref, timeout_ms);
+	*got = recv_call(slab, refs, n, timeout_ms);
 	pthread_cleanup_pop(0);
+}
+
+int shmslab_recv_many(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms)
+{
+	int got = call_enter(slab, true);
+
+	if (got == 0) {
+		recv_cancellable(slab, refs, n, timeout_ms, &got);
+		call_leave();
+	}
+	return got;
 }
 
 int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
 {
-	int err = call_enter(slab, true);
+	int got = shmslab_recv_many(slab, ref, 1, timeout_ms);
 
-	if (err == 0) {
-		recv_cancellable(slab, ref, timeout_ms, &err);
-		call_leave();
-	}
-	return err;
+	return got > 0 ? 0 : got;
 }

@@ -20,6 +20,7 @@
 	X(alloc_popped)		/* pop CAS done, slot not yet OWNED */               \
 	X(alloc_owned)		/* slot OWNED, lane not yet idle */                  \
 	X(alloc_stolen)		/* another thread's kept slot taken over */          \
+	X(alloc_many_partway)	/* a burst's first slot taken, the rest not yet */   \
 	X(grow_claimed)		/* growth lock taken */                              \
 	X(grow_reserved)	/* object extended, capacity not published */        \
 	X(grow_published)	/* capacity published, new slots on no list */       \
@@ -41,11 +42,13 @@
 	X(send_journaled)	/* lane names the slot, still OWNED */               \
 	X(send_queued)		/* slot QUEUED, in no cell yet */                    \
 	X(send_published)	/* a cell holds the slot, enq not moved on */        \
+	X(send_many_partway)	/* a burst's first slot queued, the rest not yet */  \
 	X(recv_waiting)		/* our sleeper bit set, not yet asleep */            \
 	X(recv_woken)		/* woken, sleeper bit still set */                   \
 	X(recv_journaled)	/* lane names the slot, its cell still holds it */   \
 	X(recv_taken)		/* cell emptied, slot still QUEUED */                \
 	X(recv_owned)		/* slot OWNED by the receiver, lane not yet idle */  \
+	X(recv_many_partway)	/* a burst's first slot received, the rest queued */ \
 	X(detach_partway)	/* half of the slots released on detach */           \
 	X(detach_released)	/* every slot released, entry still LIVE */          \
 	X(recover_marked)	/* dead entries marked DEAD */                       \

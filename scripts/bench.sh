@@ -161,7 +161,7 @@ queue_section() {
 			}
 			BEGIN {
 				read(floor, fl)
-				close(floor) # the floor's own row reads the same file again
+				close(floor) # the floor row reads the same file again
 				read(ARGV[1], v)
 				printf "%-11s %9d %9d %9d %9d %9.2fx %11.2fx\n", t, v["p50_ns"],
 					v["p99_ns"], v["p999_ns"], v["max_ns"], v["p50_ns"] / fl["p50_ns"],
@@ -180,6 +180,9 @@ queue_section() {
 		for t in ring shmslab shmslab-zc $peers; do
 			set -- "$@" -n "$t" "$bench stream $stream_count --transport $t --size $size --out $out/stream-$t-$size.txt"
 		done
+		# bursts of 32: alloc_many, send_many, recv_many
+		set -- "$@" -n "shmslab-b32" "$bench stream $stream_count --transport shmslab --size $size --burst 32 --out $out/stream-shmslab-b32-$size.txt"
+		set -- "$@" -n "zc-b32" "$bench stream $stream_count --transport shmslab-zc --size $size --burst 32 --out $out/stream-zc-b32-$size.txt"
 		[ "$size" = 64 ] ||
 			set -- "$@" -n "zc-header" "$bench stream $stream_count --transport shmslab-zc --size $size --read 64 --out $out/stream-zc-header-$size.txt"
 		hyperfine --style basic --runs "$runs" --warmup 1 --export-csv "$out/stream-$size.csv" \
@@ -210,7 +213,8 @@ queue_section() {
 	echo "(msgs/s (run): $stream_count messages over the median wall time of a whole process"
 	echo " run, start-up included; (in): measured inside, from the first message on."
 	echo " ring: the limit, a bare single-producer ring, copies in and out, no allocation and"
-	echo " no crash safety; shmslab-zc writes and reads in place; zc-header reads only a"
+	echo " no crash safety; shmslab-zc writes and reads in place; -b32: in bursts of 32"
+	echo " (alloc_many, send_many, recv_many); zc-header reads only a"
 	echo " 64-byte header of each 4 KiB message; a pipe has a 1 MiB buffer, Boost's queue"
 	echo " and libshmslab's hold 1024 messages, iceoryx's 256, a POSIX queue 10)"
 	stop_roudi
@@ -223,6 +227,12 @@ queue_against() {
 	case_ queue-latency latency 20000 --transport shmslab --size 64
 	case_ queue-stream-64 stream "$stream_count" --transport shmslab --size 64
 	case_ queue-stream-4096 stream "$stream_count" --transport shmslab --size 4096
+	# a revision before the bursts refuses --burst: those rows are left out then
+	bursts=
+	if "$out/base/tools/shmslab-bench" stream 2 --burst 2 >/dev/null 2>&1; then
+		bursts=yes
+		case_ queue-stream-64-b32 stream "$stream_count" --transport shmslab --size 64 --burst 32
+	fi
 	printf '\n%-44s %10s %10s %10s\n' "libshmslab's queue (median of $runs runs)" "this tree" \
 		"$against" "change"
 	# qrow LABEL CASE KEY
@@ -234,6 +244,7 @@ queue_against() {
 	qrow "one-way p99 ns, 64 B" queue-latency p99_ns
 	qrow "stream msgs/s (in), 64 B" queue-stream-64 msgs_per_s
 	qrow "stream msgs/s (in), 4096 B" queue-stream-4096 msgs_per_s
+	[ -z "$bursts" ] || qrow "stream msgs/s (in), 64 B, bursts of 32" queue-stream-64-b32 msgs_per_s
 	echo "(slower is + for latency, - for msgs/s)"
 }
 

@@ -7,7 +7,7 @@
 bench=$top_builddir/tools/shmslab-bench
 transports=$("$bench" --list-transports)
 boost=
-PLAN=24
+PLAN=28
 if echo "$transports" | grep -qx boost; then
 	boost=boost
 	PLAN=$((PLAN + 2))
@@ -58,7 +58,7 @@ latency() {
 stream() {
 	if "$bench" stream 3000 --transport "$1" --size "$2" --out "$out" >/dev/null &&
 		tail -n 1 "$out" |
-		grep -Eq "^mode=stream transport=$1 size=$2 read=$2 count=3000 msgs_per_s=[1-9][0-9]* "; then
+		grep -Eq "^mode=stream transport=$1 size=$2 read=$2 burst=1 count=3000 msgs_per_s=[1-9][0-9]* "; then
 		ok "streaming $2-byte messages through $1"
 	else
 		not_ok "streaming $2-byte messages through $1"
@@ -80,7 +80,17 @@ stream mq 64
 [ -z "$boost" ] || stream boost 64
 "$bench" stream 3000 --transport shmslab-zc --size 4096 --read 64 --out "$out" >/dev/null
 check "zero-copy streaming that reads a 64-byte header of each message" \
-	grep -Eq "^mode=stream transport=shmslab-zc size=4096 read=64 count=3000 msgs_per_s=[1-9]" "$out"
+	grep -Eq "^mode=stream transport=shmslab-zc size=4096 read=64 burst=1 count=3000 msgs_per_s=[1-9]" "$out"
+# bursts of a size that does not divide the count: the last one is short
+for transport in shmslab shmslab-zc; do
+	"$bench" stream 3001 --transport "$transport" --burst 32 --out "$out" >/dev/null
+	check "streaming in bursts of 32 through $transport" \
+		grep -Eq "^mode=stream transport=$transport size=64 read=64 burst=32 count=3001 msgs_per_s=[1-9]" "$out"
+done
+"$bench" stream 10 --transport pipe --burst 4 >/dev/null 2>&1
+check "--burst but through libshmslab is a usage error" test $? -eq 2
+"$bench" stream 10 --burst 257 >/dev/null 2>&1
+check "a burst beyond 256 is a usage error" test $? -eq 2
 "$bench" stream 10 --transport cacheline >/dev/null 2>&1
 check "streaming through the cache line floor is a usage error" test $? -eq 2
 "$bench" latency 10 --transport ring >/dev/null 2>&1

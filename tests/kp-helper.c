@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 {
 	struct shmslab *slab, *other;
 	struct shmslab_view v;
-	shmslab_ref a, b, c, held, q1, q2, got, refs[63];
+	shmslab_ref a, b, c, held, q1, q2, got, refs[63], burst[3];
 	char buf[64];
 	int n = 0;
 
@@ -120,6 +120,22 @@ int main(int argc, char **argv)
 	need(shmslab_free(slab, held), "free");
 	need(shmslab_free(slab, q1), "free");
 	need(shmslab_free(slab, q2), "free");
+	/* alloc_many_partway, send_many_partway, recv_many_partway: bursts of three */
+	if (shmslab_alloc_many(slab, refs, 3) != 3) {
+		fprintf(stderr, "kp-helper: a burst of three slots did not come whole\n");
+		return 1;
+	}
+	need(shmslab_store(slab, refs[0], "x", 1), "store");
+	need(shmslab_store(slab, refs[1], "y", 1), "store");
+	need(shmslab_store(slab, refs[2], "z", 1), "store");
+	if (shmslab_send_many(slab, refs, 3) != 3 || shmslab_recv_many(slab, burst, 3, 0) != 3 ||
+	    memcmp(burst, refs, sizeof(burst)) != 0) {
+		fprintf(stderr, "kp-helper: a burst of three did not go through in order\n");
+		return 1;
+	}
+	for (n = 0; n < 3; n++)
+		need(shmslab_free(slab, burst[n]), "free");
+	n = 0;
 	need(shmslab_store(slab, a, "held at detach", 14), "store");
 	/* detach_partway, detach_released */
 	need(shmslab_close(slab), "close");

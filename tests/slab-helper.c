@@ -11,8 +11,10 @@
  *   reader NAME REF MS         read the slot over and over for MS ms
  *   hold-read NAME REF         hold a read view until stdin closes
  *   hold-write NAME REF        hold a write view until stdin closes
- *   qproduce NAME ID COUNT     send COUNT messages "p=ID s=SEQ c=CHECK" through the queue
- *   qconsume NAME              receive until "stop": check each, print "ID SEQ", free it
+ *   qproduce NAME ID COUNT [B] send COUNT messages "p=ID s=SEQ c=CHECK" through the queue;
+ *                              with B, in bursts of 1 to B messages, of sizes that vary
+ *   qconsume NAME [B]          receive until "stop": check each, print "ID SEQ", free it;
+ *                              with B, in bursts of up to 1 to B
  *   send NAME MESSAGE          send one message
  *   recv NAME TIMEOUT          receive one message and print it (exit 4 on a timeout)
  *
@@ -191,10 +193,60 @@ static int qproduce_one(const char *text)
 	return 0;
 }
 
-static int qproduce(unsigned id, unsigned count)
+/* The size of burst number ROUND of party ID, 1 to MAX: sizes that vary. */
+static unsigned burst_size(unsigned id, unsigned round, unsigned max)
+{
+	return 1 + (round * 7919u + id * 104729u) % max;
+}
+
+/* Send the COUNT messages of producer ID in bursts of at most MAX. */
+static void qproduce_bursts(unsigned id, unsigned count, unsigned max)
+{
+	shmslab_ref refs[64];
+	char msg[64];
+
+	for (unsigned seq = 0, round = 0; seq < count; round++) {
+		unsigned want = burst_size(id, round, max), sent = 0;
+		int n;
+
+		if (want > count - seq)
+			want = count - seq;
+		while ((n = shmslab_alloc_many(slab, refs, want)) == -ENOSPC)
+			usleep(100);
+		if (n < 0)
+			fail("alloc_many", n);
+		for (int i = 0; i < n; i++) {
+			int len = snprintf(msg, sizeof(msg), "p=%u s=%u c=%u", id, seq + (unsigned)i,
+					   check_of(id, seq + (unsigned)i));
+			int err = shmslab_store(slab, refs[i], msg, (size_t)len);
+
+			if (err)
+				fail("store", err);
+		}
+		while (sent < (unsigned)n) {
+			int k = shmslab_send_many(slab, refs + sent, (unsigned)n - sent);
+
+			if (k == -ENOSPC)
+				usleep(100);
+			else if (k < 0)
+				fail("send_many", k);
+			else
+				sent += (unsigned)k;
+		}
+		seq += (unsigned)n;
+	}
+}
+
+static int qproduce(unsigned id, unsigned count, unsigned burst)
 {
 	char msg[64];
 
+	if (burst > 64)
+		return 2;
+	if (burst > 0) {
+		qproduce_bursts(id, count, burst);
+		return 0;
+	}
 	for (unsigned seq = 0; seq < count; seq++) {
 		int len = snprintf(msg, sizeof(msg), "p=%u s=%u c=%u", id, seq, check_of(id, seq));
 
@@ -203,33 +255,59 @@ static int qproduce(unsigned id, unsigned count)
 	return 0;
 }
 
-static int qconsume(void)
+/*
+ * Check the message of REF, print it, free it: 1 for "stop", 0 for a
+ * message, 3 for a bad one.
+ */
+static int qconsume_one(shmslab_ref ref)
 {
 	char msg[64];
+	unsigned id, seq, check;
+	ssize_t len = shmslab_read(slab, ref, msg, sizeof(msg) - 1);
+	int err;
 
-	for (;;) {
-		shmslab_ref ref;
-		unsigned id, seq, check;
-		ssize_t len;
-		int err = shmslab_recv(slab, &ref, -1);
+	if (len < 0)
+		fail("read", (int)len);
+	msg[len] = '\0';
+	err = shmslab_free(slab, ref);
+	if (err)
+		fail("free", err);
+	if (strcmp(msg, "stop") == 0)
+		return 1;
+	if (sscanf(msg, "p=%u s=%u c=%u", &id, &seq, &check) != 3 || check != check_of(id, seq)) {
+		fprintf(stderr, "slab-helper: bad message '%s'\n", msg);
+		return 3;
+	}
+	printf("%u %u\n", id, seq);
+	return 0;
+}
 
-		if (err)
-			fail("recv", err);
-		len = shmslab_read(slab, ref, msg, sizeof(msg) - 1);
-		if (len < 0)
-			fail("read", (int)len);
-		msg[len] = '\0';
-		err = shmslab_free(slab, ref);
-		if (err)
-			fail("free", err);
-		if (strcmp(msg, "stop") == 0)
-			return 0;
-		if (sscanf(msg, "p=%u s=%u c=%u", &id, &seq, &check) != 3 ||
-		    check != check_of(id, seq)) {
-			fprintf(stderr, "slab-helper: bad message '%s'\n", msg);
-			return 3;
+static int qconsume(unsigned burst)
+{
+	shmslab_ref refs[64];
+
+	if (burst > 64)
+		return 2;
+	for (unsigned round = 0;; round++) {
+		unsigned want = burst > 0 ? burst_size((unsigned)getpid(), round, burst) : 1;
+		int n = shmslab_recv_many(slab, refs, want, -1);
+
+		if (n < 0)
+			fail("recv", n);
+		for (int i = 0; i < n; i++) {
+			int r;
+
+			r = qconsume_one(refs[i]);
+			if (r == 1) {
+				/* the stops of other consumers that came in this burst go back */
+				if (i + 1 < n && shmslab_send_many(slab, refs + i + 1,
+								   (unsigned)(n - i - 1)) != n - i - 1)
+					fail("send_many", -EIO);
+				return 0;
+			}
+			if (r != 0)
+				return r;
 		}
-		printf("%u %u\n", id, seq);
 	}
 }
 
@@ -314,10 +392,11 @@ int main(int argc, char **argv)
 		status = hold(strtoull(argv[3], NULL, 16), 0);
 	else if (strcmp(cmd, "hold-write") == 0 && argc == 4)
 		status = hold(strtoull(argv[3], NULL, 16), 1);
-	else if (strcmp(cmd, "qproduce") == 0 && argc == 5)
-		status = qproduce((unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
-	else if (strcmp(cmd, "qconsume") == 0 && argc == 3)
-		status = qconsume();
+	else if (strcmp(cmd, "qproduce") == 0 && (argc == 5 || argc == 6))
+		status = qproduce((unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]),
+				  argc == 6 ? (unsigned)atoi(argv[5]) : 0);
+	else if (strcmp(cmd, "qconsume") == 0 && (argc == 3 || argc == 4))
+		status = qconsume(argc == 4 ? (unsigned)atoi(argv[3]) : 0);
 	else if (strcmp(cmd, "send") == 0 && argc == 4)
 		status = qproduce_one(argv[3]);
 	else if (strcmp(cmd, "recv") == 0 && argc == 4)

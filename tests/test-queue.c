@@ -172,6 +172,146 @@ START_TEST(test_queue_args)
 }
 END_TEST
 
+START_TEST(test_queue_burst_args)
+{
+	struct shmslab *inspector;
+	shmslab_ref refs[2];
+
+	create(8, 8);
+	ck_assert_int_eq(shmslab_alloc_many(slab, NULL, 2), -EINVAL);
+	ck_assert_int_eq(shmslab_alloc_many(slab, refs, 0), -EINVAL);
+	ck_assert_int_eq(shmslab_alloc_many(NULL, refs, 2), -EINVAL);
+	ck_assert_int_eq(shmslab_send_many(slab, NULL, 2), -EINVAL);
+	ck_assert_int_eq(shmslab_send_many(slab, refs, 0), -EINVAL);
+	ck_assert_int_eq(shmslab_recv_many(slab, NULL, 2, 0), -EINVAL);
+	ck_assert_int_eq(shmslab_recv_many(slab, refs, 0, 0), -EINVAL);
+	ck_assert_int_eq(shmslab_recv_many(slab, refs, 2, -2), -EINVAL);
+	ck_assert_int_eq(shmslab_recv_many(slab, refs, 2, 0), -EAGAIN);
+	ck_assert_int_eq(shmslab_recv_many(slab, refs, 2, 1), -ETIMEDOUT);
+	ck_assert_int_eq(shmslab_inspect(name, &inspector), 0);
+	ck_assert_int_eq(shmslab_alloc_many(inspector, refs, 2), -EPERM);
+	ck_assert_int_eq(shmslab_recv_many(inspector, refs, 2, 0), -EPERM);
+	shmslab_close(inspector);
+}
+END_TEST
+
+/* A burst is that many single calls: FIFO, whole or in parts of any size. */
+START_TEST(test_queue_burst_fifo)
+{
+	shmslab_ref sent[40], got[40];
+	char text[16], buf[16];
+	int n = 0;
+
+	create(64, 64);
+	ck_assert_int_eq(shmslab_alloc_many(slab, sent, 40), 40);
+	for (int i = 0; i < 40; i++) {
+		snprintf(text, sizeof(text), "m%d", i);
+		ck_assert_int_eq(shmslab_store(slab, sent[i], text, strlen(text)), 0);
+		for (int j = 0; j < i; j++)
+			ck_assert_uint_ne(sent[i], sent[j]);
+	}
+	ck_assert_int_eq(shmslab_send_many(slab, sent, 25), 25);
+	ck_assert_int_eq(shmslab_send_many(slab, sent + 25, 15), 15);
+	/* received in parts that do not match the sends, the last one short */
+	for (int part = 16; n < 40; part = 11) {
+		int k = shmslab_recv_many(slab, got + n, (unsigned)part, 0);
+
+		ck_assert_int_eq(k, n + part <= 40 ? part : 40 - n);
+		n += k;
+	}
+	ck_assert_int_eq(shmslab_recv_many(slab, got, 4, 0), -EAGAIN);
+	for (int i = 0; i < 40; i++) {
+		ck_assert_uint_eq(got[i], sent[i]);
+		snprintf(text, sizeof(text), "m%d", i);
+		ck_assert_int_eq(shmslab_read(slab, got[i], buf, sizeof(buf)), (ssize_t)strlen(text));
+		ck_assert_int_eq(memcmp(buf, text, strlen(text)), 0);
+		ck_assert_int_eq(shmslab_free(slab, got[i]), 0);
+	}
+}
+END_TEST
+
+/* Nothing of a burst is sent when one of its references cannot be. */
+START_TEST(test_queue_burst_checked_before_sending)
+{
+	struct shmslab_stats st;
+	shmslab_ref refs[3], big[100], stale, queued, got;
+
+	create(256, 256);
+	ck_assert_int_eq(shmslab_alloc_many(slab, refs, 3), 3);
+	stale = message("gone");
+	ck_assert_int_eq(shmslab_free(slab, stale), 0);
+	queued = message("queued");
+	ck_assert_int_eq(shmslab_send(slab, queued), 0);
+	ck_assert_int_eq(shmslab_recv(slab, &got, 0), 0);
+	ck_assert_int_eq(shmslab_send(slab, queued), 0);
+
+	refs[1] = stale;
+	ck_assert_int_eq(shmslab_send_many(slab, refs, 3), -ESTALE);
+	refs[1] = queued;
+	ck_assert_int_eq(shmslab_send_many(slab, refs, 3), -EBUSY);
+	refs[1] = SHMSLAB_REF_NONE;
+	ck_assert_int_eq(shmslab_send_many(slab, refs, 3), -EINVAL);
+	refs[1] = refs[2];
+	ck_assert_int_eq(shmslab_send_many(slab, refs, 3), -EINVAL);
+	/* a long burst, checked for repeats another way */
+	ck_assert_int_eq(shmslab_alloc_many(slab, big, 100), 100);
+	big[99] = big[3];
+	ck_assert_int_eq(shmslab_send_many(slab, big, 100), -EINVAL);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.queued, 1); /* "queued" alone */
+	ck_assert_int_eq(shmslab_send_many(slab, big, 99), 99);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.queued, 100);
+}
+END_TEST
+
+/* As many slots as there are, up to the burst; -ENOSPC only for none. */
+START_TEST(test_queue_burst_alloc)
+{
+	struct shmslab_stats st;
+	shmslab_ref refs[20], more[10];
+
+	create(8, 8);
+	ck_assert_int_eq(shmslab_alloc_many(slab, refs, 20), 8);
+	ck_assert_int_eq(shmslab_alloc_many(slab, more, 10), -ENOSPC);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(shmslab_free(slab, refs[i]), 0);
+	ck_assert_int_eq(shmslab_alloc_many(slab, more, 10), 3);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.allocated, 8);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(shmslab_free(slab, more[i]), 0);
+	ck_assert_int_eq(shmslab_free(slab, more[0]), -ESTALE);
+}
+END_TEST
+
+/* A queue with room for some: the first are sent, the rest stay the caller's. */
+START_TEST(test_queue_burst_partly_sent)
+{
+	struct shmslab_slot_info info;
+	shmslab_ref refs[6], got[6];
+
+	create(16, 4);
+	ck_assert_int_eq(shmslab_alloc_many(slab, refs, 6), 6);
+	ck_assert_int_eq(shmslab_send_many(slab, refs, 6), 4);
+	for (int i = 4; i < 6; i++) {
+		ck_assert_int_eq(shmslab_slot_info(slab, (uint32_t)refs[i], &info), 0);
+		ck_assert_uint_eq(info.state, SHMSLAB_SLOT_OWNED);
+		ck_assert_int_eq(info.owner, (int32_t)slab->self);
+	}
+	ck_assert_int_eq(shmslab_send_many(slab, refs + 4, 2), -ENOSPC);
+	ck_assert_int_eq(shmslab_recv_many(slab, got, 1, 0), 1);
+	ck_assert_uint_eq(got[0], refs[0]);
+	ck_assert_int_eq(shmslab_send_many(slab, refs + 4, 2), 1);
+	ck_assert_int_eq(shmslab_recv_many(slab, got + 1, 6, 0), 4);
+	for (int i = 0; i < 5; i++)
+		ck_assert_uint_eq(got[i], refs[i]);
+	ck_assert_int_eq(shmslab_send_many(slab, refs + 5, 1), 1);
+	ck_assert_int_eq(shmslab_recv_many(slab, got + 5, 6, -1), 1);
+	ck_assert_uint_eq(got[5], refs[5]);
+}
+END_TEST
+
 /*
  * A ring or counters that no queue can have, written by a broken or hostile
  * process: receivers and senders answer SHMSLAB_ECORRUPT rather than spin,
@@ -435,30 +575,44 @@ START_TEST(test_queue_wakes_early_consumer)
 }
 END_TEST
 
-START_TEST(test_queue_exactly_once_fifo_2p2c)
+/*
+ * PRODUCERS and CONSUMERS as separate programs, each sending or receiving
+ * COUNT messages per producer, one by one or (BURST not NULL) in bursts of
+ * sizes that vary up to BURST: each message received exactly once, and
+ * what one consumer gets of one producer in the order sent.
+ */
+static void exactly_once_fifo(unsigned producers, unsigned consumers, const char *burst)
 {
-	enum { PRODUCERS = 2, CONSUMERS = 2, COUNT = 5000 };
-	const char *count = "5000";
-	const char *produce0[] = { "qproduce", name, "0", count, NULL };
-	const char *produce1[] = { "qproduce", name, "1", count, NULL };
-	const char *consume[] = { "qconsume", name, NULL };
-	static unsigned char seen[PRODUCERS][COUNT];
-	pid_t producers[PRODUCERS], consumers[CONSUMERS];
-	int pout[PRODUCERS], cout[CONSUMERS];
+	enum { MAX = 4, COUNT = 5000 };
+	static unsigned char seen[MAX][COUNT];
+	pid_t pid[MAX], cpid[MAX];
+	int pout[MAX], cout[MAX];
 	unsigned total = 0;
 
+	ck_assert_uint_le(producers, MAX);
+	ck_assert_uint_le(consumers, MAX);
+	memset(seen, 0, sizeof(seen));
 	/* fewer slots and a shallower queue than messages: everybody waits on everybody */
 	create(48, 16);
-	for (int c = 0; c < CONSUMERS; c++)
-		consumers[c] = helper(consume, &cout[c]);
-	producers[0] = helper(produce0, &pout[0]);
-	producers[1] = helper(produce1, &pout[1]);
-	for (int p = 0; p < PRODUCERS; p++) {
-		ck_assert_int_eq(finish(producers[p]), 0);
+	for (unsigned c = 0; c < consumers; c++) {
+		const char *consume[] = { "qconsume", name, burst, NULL };
+
+		cpid[c] = helper(consume, &cout[c]);
+	}
+	for (unsigned p = 0; p < producers; p++) {
+		char id[8], count[16];
+		const char *produce[] = { "qproduce", name, id, count, burst, NULL };
+
+		snprintf(id, sizeof(id), "%u", p);
+		snprintf(count, sizeof(count), "%u", (unsigned)COUNT);
+		pid[p] = helper(produce, &pout[p]);
+	}
+	for (unsigned p = 0; p < producers; p++) {
+		ck_assert_int_eq(finish(pid[p]), 0);
 		close(pout[p]);
 	}
 	/* one stop for each consumer, after every message, as room is made */
-	for (int c = 0; c < CONSUMERS; c++) {
+	for (unsigned c = 0; c < consumers; c++) {
 		shmslab_ref stop = message("stop");
 		int err;
 
@@ -466,31 +620,42 @@ START_TEST(test_queue_exactly_once_fifo_2p2c)
 			usleep(1000);
 		ck_assert_int_eq(err, 0);
 	}
-	for (int c = 0; c < CONSUMERS; c++) {
+	for (unsigned c = 0; c < consumers; c++) {
 		char *out = read_all(cout[c]), *line, *save = NULL;
-		int last[PRODUCERS] = { -1, -1 };
+		int last[MAX] = { -1, -1, -1, -1 };
 
-		ck_assert_int_eq(finish(consumers[c]), 0);
+		ck_assert_int_eq(finish(cpid[c]), 0);
 		for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			unsigned id, seq;
 
 			ck_assert_int_eq(sscanf(line, "%u %u", &id, &seq), 2);
-			ck_assert_uint_lt(id, PRODUCERS);
+			ck_assert_uint_lt(id, producers);
 			ck_assert_uint_lt(seq, COUNT);
 			ck_assert_msg(seen[id][seq]++ == 0, "message %u/%u received twice", id,
 				      seq);
-			/* what one consumer gets of one producer comes in the order sent */
-			ck_assert_msg((int)seq > last[id], "consumer %d got %u/%u after %u/%d", c,
+			ck_assert_msg((int)seq > last[id], "consumer %u got %u/%u after %u/%d", c,
 				      id, seq, id, last[id]);
 			last[id] = (int)seq;
 			total++;
 		}
 		free(out);
 	}
-	ck_assert_uint_eq(total, PRODUCERS * COUNT);
-	for (int p = 0; p < PRODUCERS; p++)
+	ck_assert_uint_eq(total, producers * COUNT);
+	for (unsigned p = 0; p < producers; p++)
 		for (int i = 0; i < COUNT; i++)
-			ck_assert_msg(seen[p][i] == 1, "message %d/%d lost", p, i);
+			ck_assert_msg(seen[p][i] == 1, "message %u/%d lost", p, i);
+}
+
+START_TEST(test_queue_exactly_once_fifo_2p2c)
+{
+	exactly_once_fifo(2, 2, NULL);
+}
+END_TEST
+
+/* Bursts of 1 to 13, larger than the queue's room at times, mixed with each other. */
+START_TEST(test_queue_bursts_exactly_once_fifo_3p2c)
+{
+	exactly_once_fifo(3, 2, "13");
 }
 END_TEST
 
@@ -506,6 +671,11 @@ int main(void)
 	tcase_add_test(tc, test_queue_full);
 	tcase_add_test(tc, test_queue_ownership);
 	tcase_add_test(tc, test_queue_args);
+	tcase_add_test(tc, test_queue_burst_args);
+	tcase_add_test(tc, test_queue_burst_fifo);
+	tcase_add_test(tc, test_queue_burst_alloc);
+	tcase_add_test(tc, test_queue_burst_checked_before_sending);
+	tcase_add_test(tc, test_queue_burst_partly_sent);
 	tcase_add_test(tc, test_queue_corrupt);
 	tcase_add_test(tc, test_queue_corrupt_writer);
 	tcase_add_test(tc, test_queue_timeouts);
@@ -514,6 +684,7 @@ int main(void)
 	tcase_add_test(tc, test_queue_blocks_in_kernel);
 	tcase_add_test(tc, test_queue_wakes_early_consumer);
 	tcase_add_test(tc, test_queue_exactly_once_fifo_2p2c);
+	tcase_add_test(tc, test_queue_bursts_exactly_once_fifo_3p2c);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }

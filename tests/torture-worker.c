@@ -10,7 +10,8 @@
  * Every message carries a checksum.  A message read as valid (read returns
  * its length) that fails its checksum is a torn message shown as whole: the
  * worker exits 3.  Any other unexpected error: exit 1.  It writes a byte to
- * stdout every 256 operations, so the driver sees it is not stuck.
+ * stdout every 256 operations, so the driver sees it is not stuck.  It
+ * allocates in bursts, and sends and receives one at a time or in bursts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -146,16 +147,24 @@ int main(int argc, char **argv)
 			uint8_t msg[MSG_MAX];
 			size_t len;
 
-			err = shmslab_alloc(slab, &held[nheld]);
-			if (err == -ENOSPC)
+			int n = 1;
+
+			if (rnd(2))
+				n = shmslab_alloc_many(slab, &held[nheld], 1 + rnd(HELD - nheld));
+			else if ((err = shmslab_alloc(slab, &held[nheld])) != 0)
+				n = err;
+
+			if (n == -ENOSPC)
 				continue;
-			if (err)
-				die("alloc", err);
-			len = make_message(msg);
-			err = shmslab_store(slab, held[nheld], msg, len);
-			if (err)
-				die("store", err);
-			nheld++;
+			if (n < 0)
+				die("alloc", n);
+			for (int i = 0; i < n; i++) {
+				len = make_message(msg);
+				err = shmslab_store(slab, held[nheld], msg, len);
+				if (err)
+					die("store", err);
+				nheld++;
+			}
 		} else if (pick < 45 && nheld > 0) {
 			uint32_t i = rnd(nheld);
 
@@ -186,24 +195,36 @@ int main(int argc, char **argv)
 				continue;
 			uint32_t i = rnd(nheld);
 
+			if (rnd(2)) {
+				/* a burst of the first few */
+				int n = shmslab_send_many(slab, held, 1 + i);
+
+				if (n < 0 && n != -ENOSPC)
+					die("send_many", n);
+				for (int k = n; k > 0; k--)
+					held[k - 1] = held[--nheld];
+				continue;
+			}
 			err = shmslab_send(slab, held[i]);
 			if (err == 0)
 				held[i] = held[--nheld];
 			else if (err != -ENOSPC)
 				die("send", err);
 		} else if (pick < 96) {
-			shmslab_ref ref;
+			shmslab_ref got[4];
+			int n = shmslab_recv_many(slab, got, 1 + rnd(4), rnd(2) ? 0 : 1);
 
-			err = shmslab_recv(slab, &ref, rnd(2) ? 0 : 1);
-			if (err == -EAGAIN || err == -ETIMEDOUT)
+			if (n == -EAGAIN || n == -ETIMEDOUT)
 				continue;
-			if (err)
-				die("recv", err);
-			check_read(ref, 1);
-			if (nheld < HELD) {
-				held[nheld++] = ref;
-			} else if ((err = shmslab_free(slab, ref)) != 0) {
-				die("free", err);
+			if (n < 0)
+				die("recv", n);
+			for (int k = 0; k < n; k++) {
+				check_read(got[k], 1);
+				if (nheld < HELD) {
+					held[nheld++] = got[k];
+				} else if ((err = shmslab_free(slab, got[k])) != 0) {
+					die("free", err);
+				}
 			}
 		} else if (pick < 97) {
 			err = shmslab_recover(slab);

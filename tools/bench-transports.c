@@ -271,38 +271,34 @@ static int shmslab_hand(struct shmslab *slab, shmslab_ref ref)
 	return err;
 }
 
-static int send_shmslab(struct chan *c, struct shmslab *slab, const void *msg)
+/* Put MSG in the slot REF: copied in, or written in place. */
+static int fill_shmslab(struct chan *c, struct shmslab *slab, shmslab_ref ref, const void *msg)
 {
-	shmslab_ref ref;
-	int err = shmslab_take_free(slab, &ref);
+	struct shmslab_view v;
+	int err;
 
-	if (err == 0 && c->transport == T_SHMSLAB) {
-		err = shmslab_store(slab, ref, msg, c->size);
-	} else if (err == 0) {
-		struct shmslab_view v;
-
-		err = shmslab_write_begin(slab, ref, &v);
-		if (err == 0) {
-			memcpy(v.data, msg, c->size);
-			v.len = c->size;
-			err = shmslab_write_end(slab, &v);
-		}
+	if (c->transport == T_SHMSLAB)
+		return shmslab_store(slab, ref, msg, c->size);
+	err = shmslab_write_begin(slab, ref, &v);
+	if (err == 0) {
+		memcpy(v.data, msg, c->size);
+		v.len = c->size;
+		err = shmslab_write_end(slab, &v);
 	}
-	return err ? err : shmslab_hand(slab, ref);
+	return err;
 }
 
-static int recv_shmslab(struct chan *c, struct shmslab *slab, void *buf)
+/* Take the message of the slot REF into BUF, copied out or read in place, and free it. */
+static int drain_shmslab(struct chan *c, struct shmslab *slab, shmslab_ref ref, void *buf)
 {
-	shmslab_ref ref;
-	int err = shmslab_take(c, slab, &ref);
+	struct shmslab_view v;
+	int err;
 
-	if (err == 0 && c->transport == T_SHMSLAB) {
+	if (c->transport == T_SHMSLAB) {
 		ssize_t n = shmslab_read(slab, ref, buf, c->size);
 
 		err = n == (ssize_t)c->size ? 0 : n < 0 ? (int)n : -EMSGSIZE;
-	} else if (err == 0) {
-		struct shmslab_view v;
-
+	} else {
 		err = shmslab_read_begin(slab, ref, &v);
 		if (err == 0) {
 			int ended;
@@ -317,6 +313,77 @@ static int recv_shmslab(struct chan *c, struct shmslab *slab, void *buf)
 		}
 	}
 	return err ? err : shmslab_free(slab, ref);
+}
+
+static int send_shmslab(struct chan *c, struct shmslab *slab, const void *msg)
+{
+	shmslab_ref ref;
+	int err = shmslab_take_free(slab, &ref);
+
+	if (err == 0)
+		err = fill_shmslab(c, slab, ref, msg);
+	return err ? err : shmslab_hand(slab, ref);
+}
+
+static int recv_shmslab(struct chan *c, struct shmslab *slab, void *buf)
+{
+	shmslab_ref ref;
+	int err = shmslab_take(c, slab, &ref);
+
+	return err ? err : drain_shmslab(c, slab, ref, buf);
+}
+
+int chan_send_burst(struct chan *c, void *msg, uint64_t first, unsigned n)
+{
+	struct shmslab *slab = c->slab[c->side];
+	shmslab_ref refs[CHAN_BURST_MAX];
+	unsigned got = 0, sent = 0;
+	int k, err = 0;
+
+	if ((c->transport != T_SHMSLAB && c->transport != T_SHMSLAB_ZC) || n == 0 ||
+	    n > CHAN_BURST_MAX)
+		return -EINVAL;
+	while (got < n) {
+		k = shmslab_alloc_many(slab, refs + got, n - got);
+		if (k == -ENOSPC)
+			sched_yield(); /* the other side still holds them all */
+		else if (k < 0)
+			return k;
+		else
+			got += (unsigned)k;
+	}
+	for (unsigned i = 0; i < n && err == 0; i++) {
+		uint64_t seq = first + i;
+
+		memcpy(msg, &seq, sizeof(seq));
+		err = fill_shmslab(c, slab, refs[i], msg);
+	}
+	while (err == 0 && sent < n) {
+		k = shmslab_send_many(slab, refs + sent, n - sent);
+		if (k == -ENOSPC)
+			sched_yield();
+		else if (k < 0)
+			err = k;
+		else
+			sent += (unsigned)k;
+	}
+	return err;
+}
+
+int chan_recv_burst(struct chan *c, void *bufs, unsigned n)
+{
+	struct shmslab *slab = c->slab[1 - c->side];
+	shmslab_ref refs[CHAN_BURST_MAX];
+	int k, err = 0;
+
+	if ((c->transport != T_SHMSLAB && c->transport != T_SHMSLAB_ZC) || n == 0 ||
+	    n > CHAN_BURST_MAX)
+		return -EINVAL;
+	while ((k = shmslab_recv_many(slab, refs, n, c->poll ? 0 : -1)) == -EAGAIN)
+		;
+	for (int i = 0; i < k && err == 0; i++)
+		err = drain_shmslab(c, slab, refs[i], (char *)bufs + (size_t)i * c->size);
+	return err ? err : k;
 }
 
 static void ring_publish_head(struct chan *c)

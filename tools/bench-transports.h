@@ -57,6 +57,15 @@ int chan_send(struct chan *c, const void *msg);
 /* One message from the other side into BUF, which holds, for cacheline,
  * the sequence number to wait for in its first 8 bytes. */
 int chan_recv(struct chan *c, void *buf);
+/* The most messages chan_send_burst and chan_recv_burst move at once. */
+#define CHAN_BURST_MAX 256
+/*
+ * shmslab and shmslab-zc: N messages in one burst of each call, from
+ * MSG, whose first 8 bytes get the sequence numbers FIRST, FIRST + 1, ...
+ */
+int chan_send_burst(struct chan *c, void *msg, uint64_t first, unsigned n);
+/* Up to N messages into BUFS, c->size bytes apart: how many, or an error. */
+int chan_recv_burst(struct chan *c, void *bufs, unsigned n);
 /* What a side does when it has sent its last message, and before it exits. */
 void chan_detach(struct chan *c);
 /* In the process that set it up, once both sides are done. */

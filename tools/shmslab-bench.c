@@ -14,7 +14,9 @@
  *            each sample times --batch round trips and halves them; reported
  *            as percentiles.  libshmslab's receiver polls (busy-waits); the
  *            others block in the kernel, as their users' would
- *   stream   N messages from a producer process to a consumer process
+ *   stream   N messages from a producer process to a consumer process; with
+ *            --burst B through libshmslab, in bursts of B (alloc_many and
+ *            send_many; recv_many of up to B)
  *
  * With --procs P, P processes run at once, each attached on its own; the
  * figure is then aggregate: wall time of the slowest over all their pairs.
@@ -56,6 +58,8 @@ static const char usage[] =
 	"  --read BYTES  stream through shmslab-zc: the consumer reads only the first\n"
 	"                BYTES of each message, in place (default: all of it)\n"
 	"  --list-transports  print the transports built in, one a line, and exit\n"
+	"  --burst B     stream through shmslab or shmslab-zc: in bursts of B messages\n"
+	"                (default 1: one call per message)\n"
 	"  --batch B     alloc: allocate B slots, then free them (default 1);\n"
 	"                latency: round trips per sample (default 100)\n"
 	"  --procs P     processes running at once (default 1)\n"
@@ -75,6 +79,7 @@ enum {
 	OPT_SIZE,
 	OPT_READ,
 	OPT_LIST,
+	OPT_BURST,
 	OPT_OUT
 };
 
@@ -87,6 +92,7 @@ static const struct option options[] = {
 	{ "size", required_argument, NULL, OPT_SIZE },
 	{ "read", required_argument, NULL, OPT_READ },
 	{ "list-transports", no_argument, NULL, OPT_LIST },
+	{ "burst", required_argument, NULL, OPT_BURST },
 	{ "out", required_argument, NULL, OPT_OUT },
 	TOOL_STANDARD_OPTIONS,
 };
@@ -94,7 +100,7 @@ static const struct option options[] = {
 struct params {
 	const char *mode;
 	uint64_t iterations;
-	uint32_t batch, procs, shards, slots, size, read;
+	uint32_t batch, procs, shards, slots, size, read, burst;
 	int transport;
 	const char *out;
 };
@@ -381,8 +387,8 @@ static int bench_latency(const struct params *p, char *line, size_t len)
 /* Streaming: COUNT messages from a producer to a consumer, messages per second. */
 static int bench_stream(const struct params *p, char *line, size_t len)
 {
-	uint64_t count = p->iterations, t0 = 0, t1;
-	char *buf = calloc(1, p->size);
+	uint64_t count = p->iterations, t0 = 0, t1, timed = 0;
+	char *buf = calloc(p->burst, p->size);
 	struct chan c;
 	int err = buf ? chan_setup(&c, p->transport, p->size, 0) : -ENOMEM;
 	pid_t child;
@@ -398,35 +404,50 @@ static int bench_stream(const struct params *p, char *line, size_t len)
 	if (child == 0) {
 		pin(1);
 		err = chan_attach(&c, 1);
-		for (uint64_t i = 0; i < count && err == 0; i++) {
+		for (uint64_t i = 0; i < count && err == 0; i += p->burst) {
+			uint64_t n = count - i < p->burst ? count - i : p->burst;
+
 			memcpy(buf, &i, sizeof(i));
-			err = chan_send(&c, buf);
+			err = p->burst > 1 ? chan_send_burst(&c, buf, i, (unsigned)n)
+					   : chan_send(&c, buf);
 		}
 		chan_detach(&c);
 		exit(err ? 1 : 0); /* as in bench_latency */
 	}
 	pin(0);
 	err = child < 0 ? -errno : chan_attach(&c, 0);
-	for (uint64_t i = 0; i < count && err == 0; i++) {
-		uint64_t got;
+	for (uint64_t i = 0; i < count && err == 0;) {
+		int n = 1;
 
-		err = chan_recv(&c, buf);
-		memcpy(&got, buf, sizeof(got));
-		if (err == 0 && got != i)
-			err = SHMSLAB_ECORRUPT; /* lost, doubled or reordered */
-		if (i == 0)
+		if (p->burst > 1)
+			n = chan_recv_burst(&c, buf, p->burst);
+		else
+			err = chan_recv(&c, buf);
+		if (n < 0)
+			err = n;
+		if (err)
+			break;
+		if (i == 0) {
 			t0 = now_ns(); /* from the first message on: not the producer's start-up */
+			timed = count - (uint64_t)n; /* the messages that come after it */
+		}
+		for (int k = 0; k < n && err == 0; k++, i++) {
+			uint64_t got;
+
+			memcpy(&got, buf + (size_t)k * p->size, sizeof(got));
+			if (got != i)
+				err = SHMSLAB_ECORRUPT; /* lost, doubled or reordered */
+		}
 	}
 	t1 = now_ns();
 	err = chan_finish(&c, child, err);
-	if (err == 0 && count > 1)
+	if (err == 0 && timed > 0)
 		snprintf(line, len,
-			 "mode=stream transport=%s size=%u read=%zu count=%llu msgs_per_s=%.0f "
-			 "ns_per_msg=%.1f\n",
-			 transport_names[p->transport], p->size, c.read_bytes,
-			 (unsigned long long)count,
-			 (double)(count - 1) * 1e9 / (double)(t1 - t0),
-			 (double)(t1 - t0) / (double)(count - 1));
+			 "mode=stream transport=%s size=%u read=%zu burst=%u count=%llu "
+			 "msgs_per_s=%.0f ns_per_msg=%.1f\n",
+			 transport_names[p->transport], p->size, c.read_bytes, p->burst,
+			 (unsigned long long)count, (double)timed * 1e9 / (double)(t1 - t0),
+			 (double)(t1 - t0) / (double)timed);
 	free(buf);
 	return err;
 }
@@ -443,7 +464,7 @@ static uint32_t parse_opt(const char *opt, const char *arg, uint64_t max, int su
 
 int main(int argc, char **argv)
 {
-	struct params p = { .batch = 0, .procs = 1, .slots = 1024, .size = 64 };
+	struct params p = { .batch = 0, .procs = 1, .slots = 1024, .size = 64, .burst = 1 };
 	double ns = 0;
 	char line[512];
 	int opt;
@@ -466,6 +487,9 @@ int main(int argc, char **argv)
 				if (transport_built(t))
 					puts(transport_names[t]);
 			return 0;
+		case OPT_BURST:
+			p.burst = parse_opt("burst", optarg, CHAN_BURST_MAX, 0);
+			break;
 		case OPT_BATCH:
 			p.batch = parse_opt("batch", optarg, 1u << 20, 0);
 			break;
@@ -521,6 +545,11 @@ int main(int argc, char **argv)
 				    strcmp(p.mode, "stream") != 0))
 			tool_usage_error(
 				"--read: for stream through shmslab-zc, from 8 bytes up to --size");
+		if (p.burst != 1 && (p.burst == 0 || strcmp(p.mode, "stream") != 0 ||
+				     (p.transport != T_SHMSLAB && p.transport != T_SHMSLAB_ZC)))
+			tool_usage_error("--burst: for stream through shmslab or shmslab-zc, "
+					 "from 1 to %d",
+					 CHAN_BURST_MAX);
 		if (p.size < 8)
 			tool_usage_error(
 				"--size: %s carries an 8-byte sequence number, so at least 8",
