@@ -76,6 +76,7 @@ struct shmslab {
 	_Atomic uint64_t *sleepers; /* reader_words words: entries with a thread asleep on the queue */
 	struct proc_entry *me;
 	_Atomic uint32_t sleeping; /* threads of ours asleep on the queue; SLEEP_BUSY while moving 0 <-> 1 */
+	_Atomic uint64_t deq_seen; /* a value the queue's deq had: at most deq, for our senders */
 	_Atomic uint32_t capacity_known; /* slots this process has validated and mapped */
 	struct page_map pages[MAX_PAGES];
 	pthread_mutex_t map_lock;     /* serialises mapping a page */

@@ -81,7 +81,7 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 		/* acquire: a ticket moved on comes with its cell's new word */
 		uint64_t t = sa_load_acquire_u64(&s->queue->enq);
 		uint64_t lap = ticket_lap(s, t);
-		uint64_t c = sa_load_acquire_u64(cell_of(s, t));
+		uint64_t c = sa_load_acquire_u64(cell_of(s, t)), deq;
 		int64_t queued;
 
 		if (c & CELL_BLOCKED)
@@ -92,8 +92,23 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 			advance(&s->queue->enq, t);
 			continue;
 		}
+		/*
+		 * Room, first by the deq we saw last, so that a sender does not
+		 * pull the receivers' line across at every message (as Rigtorp's
+		 * SPSC queue caches the opposite index): deq only grows, so an old
+		 * value only overstates what is queued, and a queue that looks
+		 * full by it is looked at again, by deq itself, before anything
+		 * is decided.
+		 */
+		/* relaxed: only a bound on deq; the cell's CAS decides */
+		queued = (int64_t)(t - sa_load_relaxed_u64(&s->deq_seen));
+		if (queued >= 0 && (uint64_t)queued < s->g.queue_depth)
+			goto room;
 		/* acquire: as the enq read above */
-		queued = (int64_t)(t - sa_load_acquire_u64(&s->queue->deq));
+		deq = sa_load_acquire_u64(&s->queue->deq);
+		/* relaxed: a hint for this process's senders, as above */
+		sa_store_relaxed_u64(&s->deq_seen, deq);
+		queued = (int64_t)(t - deq);
 		if (queued < 0) {
 			/* a cell is filled only at enq and emptied only at deq, so deq
 			 * passes enq by one ticket at most: filled and emptied since */
@@ -114,6 +129,7 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 				continue;
 			return -ENOSPC;
 		}
+	room:
 		if (c == cell_make(lap, 0)) {
 			/* seq_cst: filled before we look for sleepers (queue_wake) */
 			if (sa_cas_seq_cst_u64(cell_of(s, t), &c, cell_make(lap, idx + 1))) {
