@@ -13,72 +13,73 @@
 #include "internal.h"
 
 /*
- * Take a free slot through LANE.  With RECOVER, when there is none, take
- * back first what dead processes hold.  LANE is idle again on return.
+ * A take that found a list held by a recoverer, or no slot (ERR): wait and
+ * finish what the lane names, or, with *RECOVER, take back first what dead
+ * processes hold.  0: take again; else the error to answer.  Apart, so that
+ * the hot path stays small.
  */
-static int alloc_one(struct shmslab *slab, struct lane *lane, bool recover, shmslab_ref *ref)
+static __attribute__((noinline, cold)) int alloc_retry(struct shmslab *slab, struct lane *lane,
+							bool *recover, int err)
 {
-	uint32_t idx, gen;
-	int err;
-
-	for (;;) {
-		err = shmslab__slot_take(slab, lane, &idx, &gen);
-		if (err == -EAGAIN && (err = shmslab__push_after_recovery(slab, lane)) == 0)
-			continue;
-		if (err != -ENOSPC || !recover)
-			break;
-		/* no slot, no room: what dead processes hold comes back first; our
-		 * lane must not name a slot we only looked at, or it stays lost */
-		shmslab__lane_set(lane, LANE_IDLE, 0);
-		if (shmslab__recover(slab, NULL) <= 0)
-			break;
-		recover = false;
-	}
-	/* a failed pop may have left the lane naming a slot that was never ours */
+	if (err == -EAGAIN && (err = shmslab__push_after_recovery(slab, lane)) == 0)
+		return 0;
+	if (err != -ENOSPC || !*recover)
+		return err;
+	/* no slot, no room: what dead processes hold comes back first; our
+	 * lane must not name a slot we only looked at, or it stays lost */
 	shmslab__lane_set(lane, LANE_IDLE, 0);
-	if (err == 0)
-		*ref = ref_make(slab, idx, gen);
-	return err;
+	if (shmslab__recover(slab, NULL) <= 0)
+		return err;
+	*recover = false;
+	return 0;
 }
 
-static int alloc_call(struct shmslab *slab, shmslab_ref *ref)
+/*
+ * Up to N free slots into REFS, through one lane; only when not even the
+ * first can be had, take back first what dead processes hold.  Both calls
+ * come here, so that the take is inlined at one place.
+ */
+static int alloc_call(struct shmslab *slab, shmslab_ref *refs, unsigned n)
 {
 	struct lane *lane;
-	int err;
-
-	if (ref == NULL)
-		return -EINVAL;
-	lane = shmslab__lane_enter(slab);
-	err = alloc_one(slab, lane, true, ref);
-	shmslab__lane_leave(slab, lane);
-	return err;
-}
-
-int shmslab_alloc(struct shmslab *slab, shmslab_ref *ref)
-{
-	return CALL(slab, true, alloc_call(slab, ref));
-}
-
-static int alloc_many_call(struct shmslab *slab, shmslab_ref *refs, unsigned n)
-{
-	struct lane *lane;
+	bool recover = true;
 	unsigned got = 0;
-	int err;
+	int err = 0;
 
 	if (refs == NULL || n == 0 || n > INT_MAX)
 		return -EINVAL;
 	lane = shmslab__lane_enter(slab);
-	/* only the first recovers: a burst that found some slots has its answer */
-	while (got < n && (err = alloc_one(slab, lane, got == 0, &refs[got])) == 0)
+	while (got < n) {
+		uint32_t idx, gen;
+
+		err = shmslab__slot_take(slab, lane, &idx, &gen);
+		if (__builtin_expect(err != 0, 0)) {
+			/* a burst that found some slots has its answer */
+			if (got > 0 || (err = alloc_retry(slab, lane, &recover, err)) != 0)
+				break;
+			continue;
+		}
+		refs[got] = ref_make(slab, idx, gen);
 		if (++got == 1 && n > 1)
 			KILLPOINT(alloc_many_partway);
+	}
+	/* a failed pop may have left the lane naming a slot that was never ours */
+	shmslab__lane_set(lane, LANE_IDLE, 0);
 	shmslab__lane_leave(slab, lane);
 	return got > 0 ? (int)got : err;
 }
 
+/* flatten: the one-slot call is the hot path; its take is inlined here too */
+__attribute__((flatten)) int shmslab_alloc(struct shmslab *slab, shmslab_ref *ref)
+{
+	int got = CALL(slab, true, alloc_call(slab, ref, 1));
+
+	return got > 0 ? 0 : got;
+}
+
 int shmslab_alloc_many(struct shmslab *slab, shmslab_ref *refs, unsigned n)
 {
-	return CALL(slab, true, alloc_many_call(slab, refs, n));
+	return CALL(slab, true, alloc_call(slab, refs, n));
 }
 
 static int free_call(struct shmslab *slab, shmslab_ref ref)

@@ -34,7 +34,9 @@ static int send_refused(struct shmslab *s, const struct slot_meta *m, uint64_t s
  * Send REF, checked with ref_check, through this thread's LANE, which is
  * idle again on return.  The caller wakes the receivers once it is done.
  */
-static int send_one(struct shmslab *slab, struct lane *lane, shmslab_ref ref)
+/* always_inline: as alloc_one, so that shmslab_send pays no call for it */
+static inline __attribute__((always_inline)) int send_one(struct shmslab *slab, struct lane *lane,
+							  shmslab_ref ref)
 {
 	uint32_t idx = ref_index(slab, ref), gen = ref_gen(ref);
 	uint64_t want = ref_want(slab, ref), st, sent;
@@ -94,7 +96,8 @@ static int send_call(struct shmslab *slab, shmslab_ref ref)
 	return err;
 }
 
-int shmslab_send(struct shmslab *slab, shmslab_ref ref)
+/* flatten: as shmslab_recv */
+__attribute__((flatten)) int shmslab_send(struct shmslab *slab, shmslab_ref ref)
 {
 	return CALL(slab, true, send_call(slab, ref));
 }
@@ -214,35 +217,36 @@ static int own_received(struct shmslab *s, uint32_t idx, shmslab_ref *ref)
 }
 
 /*
- * Take up to N references from the queue into REFS, through one lane: *GOT
- * says how many.  The error that stopped it, -ENOENT for an empty queue.
+ * Take up to N references from the queue into REFS, through one lane: how
+ * many, or when there was none, the error that stopped it (-ENOENT for an
+ * empty queue).
  */
-static int take_many(struct shmslab *slab, shmslab_ref *refs, unsigned n, unsigned *got)
+static int take_many(struct shmslab *slab, shmslab_ref *refs, unsigned n)
 {
 	struct lane *lane = shmslab__lane_enter(slab);
-	int err = 0;
+	unsigned got = 0;
+	int err;
 
-	while (*got < n) {
+	do {
 		uint32_t idx;
 
 		err = shmslab__queue_take(slab, lane, &idx);
 		if (err == 0)
-			err = own_received(slab, idx, &refs[*got]);
+			err = own_received(slab, idx, &refs[got]);
 		shmslab__lane_set(lane, LANE_IDLE, 0);
 		if (err)
 			break;
-		if (++*got == 1 && n > 1)
+		if (++got == 1 && n > 1)
 			KILLPOINT(recv_many_partway);
-	}
+	} while (got < n);
 	shmslab__lane_leave(slab, lane);
-	return err;
+	return got > 0 ? (int)got : err;
 }
 
 /* Wait, as shmslab_recv, for one reference; then take up to N - 1 more. */
 static int recv_call(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms)
 {
 	int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-	unsigned got = 0;
 	int err;
 
 	if (refs == NULL || n == 0 || n > INT_MAX || timeout_ms < -1)
@@ -250,9 +254,9 @@ static int recv_call(struct shmslab *slab, shmslab_ref *refs, unsigned n, int ti
 	for (;;) {
 		int64_t left = -1;
 
-		err = take_many(slab, refs, n, &got);
-		if (got > 0)
-			return (int)got; /* what stopped the rest is for the next call */
+		err = take_many(slab, refs, n);
+		if (err > 0)
+			return err; /* what stopped the rest is for the next call */
 		if (err == -EAGAIN) {
 			err = shmslab__recover_wait(slab);
 			if (err)
@@ -290,7 +294,8 @@ static void recv_cancellable(struct shmslab *slab, shmslab_ref *refs, unsigned n
 	pthread_cleanup_pop(0);
 }
 
-int shmslab_recv_many(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms)
+/* The call around recv_cancellable, for both receives.  *GOT as recv_call's. */
+static inline int recv_entered(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms)
 {
 	int got = call_enter(slab, true);
 
@@ -301,9 +306,15 @@ int shmslab_recv_many(struct shmslab *slab, shmslab_ref *refs, unsigned n, int t
 	return got;
 }
 
-int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
+int shmslab_recv_many(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms)
 {
-	int got = shmslab_recv_many(slab, ref, 1, timeout_ms);
+	return recv_entered(slab, refs, n, timeout_ms);
+}
+
+/* flatten: the hot path of a message, inlined whole, as shmslab_alloc */
+__attribute__((flatten)) int shmslab_recv(struct shmslab *slab, shmslab_ref *ref, int timeout_ms)
+{
+	int got = recv_entered(slab, ref, 1, timeout_ms);
 
 	return got > 0 ? 0 : got;
 }

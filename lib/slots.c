@@ -72,8 +72,9 @@ static bool generation_turn(struct shmslab *s, struct slot_meta *m, uint32_t gen
 	return true;
 }
 
-/* The lists are empty: take over a slot some thread keeps back. */
-static bool steal_cached(struct shmslab *s, uint32_t *idx, uint32_t *gen)
+/* The lists are empty: take over a slot some thread keeps back.  Cold:
+ * kept out of the inlined take. */
+static __attribute__((noinline, cold)) bool steal_cached(struct shmslab *s, uint32_t *idx, uint32_t *gen)
 {
 	for_each_lane (s, e, lane) {
 		/* relaxed: a hint; claim_cached's CAS on the state decides */
@@ -165,9 +166,9 @@ static int check_unbuilt(struct shmslab *s, uint32_t cap, uint32_t end)
  * capacity the caller saw before it found the lists empty.  The new slots
  * are named by LANE (LANE_GROW) until lane_push has put them on a list.
  * Answers 0 when the caller should look at the lists again, -EAGAIN as
- * lane_push, -ENOSPC at max_slots.
+ * lane_push, -ENOSPC at max_slots.  Cold: kept out of the inlined take.
  */
-static int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
+static __attribute__((noinline, cold)) int grow(struct shmslab *s, struct lane *lane, uint32_t seen)
 {
 	uint32_t cap, end, p;
 	int err, cancel;
