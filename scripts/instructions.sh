@@ -10,7 +10,8 @@
 # iterations, in all its processes; the difference over N is what one
 # iteration costs, start-up and teardown cancelling out.  alloc: one
 # shmslab_alloc and one shmslab_free.  store: one 64-byte shmslab_store and
-# one shmslab_read.  With --against, git revision REV is built beside the
+# one shmslab_read.  handoff: one shmslab_send and one shmslab_recv (a
+# revision without that mode shows "-").  With --against, git revision REV is built beside the
 # tree and counted the same way.
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -60,10 +61,12 @@ if [ -n "$against" ]; then
 else
 	printf '%-14s %12s\n' "per iteration" "instructions"
 fi
-for mode in alloc store; do
+for mode in alloc store handoff; do
 	say "$mode" >&2
 	here=$(per_iteration "$top" "$mode")
-	if [ -n "$against" ]; then
+	if [ -n "$against" ] && ! "$out/base/tools/shmslab-bench" "$mode" 1 >/dev/null 2>&1; then
+		printf '%-14s %12.1f %12s\n' "$mode" "$here" "-"
+	elif [ -n "$against" ]; then
 		base=$(per_iteration "$out/base" "$mode")
 		awk -v m="$mode" -v h="$here" -v b="$base" \
 			'BEGIN { printf "%-14s %12.1f %12.1f %+7.1f%%\n", m, h, b, (h / b - 1) * 100 }'

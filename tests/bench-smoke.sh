@@ -7,7 +7,7 @@
 bench=$top_builddir/tools/shmslab-bench
 transports=$("$bench" --list-transports)
 boost=
-PLAN=28
+PLAN=29
 if echo "$transports" | grep -qx boost; then
 	boost=boost
 	PLAN=$((PLAN + 2))
@@ -35,6 +35,7 @@ runs "alloc+free, one process" alloc 20000
 runs "alloc+free in batches, two processes" alloc 20000 --batch 8 --procs 2
 runs "alloc+free, one shard, two processes" alloc 20000 --batch 8 --procs 2 --shards 1
 runs "store+read of 4 KiB, two processes" store 5000 --size 4096 --procs 2
+runs "send+recv, two processes on one queue" handoff 20000 --procs 2
 "$bench" alloc 10 --batch 2000 --slots 1000 >/dev/null 2>&1
 check "a batch larger than the segment is a usage error" test $? -eq 2
 

@@ -10,6 +10,9 @@
  *            frees, which takes most slots from the shared free lists rather
  *            than from the one slot a thread keeps back
  *   store    N store+read pairs of --size bytes per process, each on its own slot
+ *   handoff  N send+recv pairs per process, of one slot each, through the
+ *            segment's queue (the receive does not wait: what one process
+ *            sends, it or another receives at once)
  *   latency  N samples of one-way latency between two processes, ping-pong:
  *            each sample times --batch round trips and halves them; reported
  *            as percentiles.  libshmslab's receiver polls (busy-waits); the
@@ -51,7 +54,8 @@
 
 static const char usage[] =
 	"Usage: shmslab-bench MODE ITERATIONS [OPTION]...\n"
-	"Measure libshmslab's hot paths.  MODE is cas, alloc, store, latency or stream.\n"
+	"Measure libshmslab's hot paths.  MODE is cas, alloc, store, handoff,\n"
+	"latency or stream.\n"
 	"\n"
 	"  --transport T shmslab, shmslab-zc, pipe, unix, mq, boost, iceoryx,\n"
 	"                cacheline (latency) or ring (stream)\n"
@@ -181,6 +185,20 @@ static int work_store(struct shmslab *slab, uint64_t n, uint32_t size)
 	return err;
 }
 
+static int work_handoff(struct shmslab *slab, uint64_t n)
+{
+	shmslab_ref ref;
+	int err = shmslab_alloc(slab, &ref);
+
+	/* each process sends before it receives, so there is always one to take */
+	for (uint64_t i = 0; i < n && err == 0; i++)
+		if ((err = shmslab_send(slab, ref)) == 0)
+			err = shmslab_recv(slab, &ref, -1);
+	if (shmslab_free(slab, ref) != 0 && err == 0)
+		err = SHMSLAB_ECORRUPT;
+	return err;
+}
+
 /* One worker process: attach on its own, wait for the start, run, record. */
 static void worker(const struct params *p, const char *name, struct board *b, uint32_t id)
 {
@@ -194,6 +212,8 @@ static void worker(const struct params *p, const char *name, struct board *b, ui
 		b->start_ns[id] = now_ns();
 		if (strcmp(p->mode, "alloc") == 0)
 			err = work_alloc(slab, p->iterations, p->batch);
+		else if (strcmp(p->mode, "handoff") == 0)
+			err = work_handoff(slab, p->iterations);
 		else
 			err = work_store(slab, p->iterations, p->size);
 		b->end_ns[id] = now_ns();
@@ -528,7 +548,8 @@ int main(int argc, char **argv)
 	if (strcmp(p.mode, "cas") == 0) {
 		ns = bench_cas(p.iterations);
 		p.procs = 1;
-	} else if (strcmp(p.mode, "alloc") == 0 || strcmp(p.mode, "store") == 0) {
+	} else if (strcmp(p.mode, "alloc") == 0 || strcmp(p.mode, "store") == 0 ||
+		   strcmp(p.mode, "handoff") == 0) {
 		if (run_slab(&p, &ns) != 0)
 			return TOOL_EXIT_FAIL;
 	} else if (strcmp(p.mode, "latency") == 0 || strcmp(p.mode, "stream") == 0) {
