@@ -52,9 +52,11 @@ need_build_packages() {
 }
 
 # What the tests use besides: a JSON validator for shmslab-stat --json, and
-# groff to render the manual pages.
+# groff to render the manual pages; and, where Debian has it, shellcheck for
+# the scripts (its test is skipped without it).
 need_test_packages() {
 	need_packages jq groff-base
+	want_packages shellcheck
 }
 
 # Configure (once) and build the tree in place; after that, make itself
