@@ -54,8 +54,11 @@ static int alloc_call(struct shmslab *slab, shmslab_ref *refs, unsigned n)
 
 		err = shmslab__slot_take(slab, lane, &idx, &gen);
 		if (__builtin_expect(err != 0, 0)) {
-			/* a burst that found some slots has its answer */
-			if (got > 0 || (err = alloc_retry(slab, lane, &recover, err)) != 0)
+			/* a burst that found some slots recovers nothing for more,
+			 * but still pushes what its lane names (a growth's slots) */
+			if (got > 0)
+				recover = false;
+			if ((err = alloc_retry(slab, lane, &recover, err)) != 0)
 				break;
 			continue;
 		}
