@@ -96,13 +96,14 @@ int shmslab__queue_put(struct shmslab *s, uint32_t idx)
 		 * Room, first by the deq we saw last, so that a sender does not
 		 * pull the receivers' line across at every message (as Rigtorp's
 		 * SPSC queue caches the opposite index): deq only grows, so an old
-		 * value only overstates what is queued, and a queue that looks
-		 * full by it is looked at again, by deq itself, before anything
-		 * is decided.
+		 * value only overstates what is queued.  Only a cell found empty
+		 * on its lap is filled on that word alone; a queue that looks full
+		 * by it, or a cell in any other state, is judged on deq itself,
+		 * read after the cell, as the checks below need.
 		 */
 		/* relaxed: only a bound on deq; the cell's CAS decides */
 		queued = (int64_t)(t - sa_load_relaxed_u64(&s->deq_seen));
-		if (queued >= 0 && (uint64_t)queued < s->g.queue_depth)
+		if (c == cell_make(lap, 0) && queued >= 0 && (uint64_t)queued < s->g.queue_depth)
 			goto room;
 		/* acquire: as the enq read above */
 		deq = sa_load_acquire_u64(&s->queue->deq);
@@ -172,6 +173,19 @@ static bool hole_at(struct shmslab *s, uint64_t t, uint64_t c)
 }
 
 /*
+ * Whether enq reads more than one ticket behind T, the deq just read: deq
+ * passes enq by one ticket at most (the sender that filled the cell before
+ * T had read enq there, before the fill that deq waited for), so that is a
+ * damaged deq or enq, which senders that measure room against an old deq
+ * do not look at.
+ */
+static bool enq_behind(struct shmslab *s, uint64_t t)
+{
+	/* acquire: ordered after the deq read, which came after that fill */
+	return (int64_t)(sa_load_acquire_u64(&s->queue->enq) - t) < -1;
+}
+
+/*
  * Take the oldest slot of the queue into *idx.  -ENOENT when the queue is
  * empty, -EAGAIN when a recoverer holds the ring, SHMSLAB_ECORRUPT for a cell
  * that names no slot.  On success LANE still names the slot: the caller
@@ -193,7 +207,7 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 			return -EAGAIN;
 		if (c == cell_make(lap, 0)) {
 			if (!hole_at(s, t, c))
-				return -ENOENT;
+				return enq_behind(s, t) ? SHMSLAB_ECORRUPT : -ENOENT;
 			/* step over it as a receiver of nothing: the queue goes on, and
 			 * what was sent after the hole is received */
 			/* acq_rel: as a receive's empty, of nothing; a failure looks again */

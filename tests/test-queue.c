@@ -340,9 +340,10 @@ START_TEST(test_queue_corrupt)
 		     ((uint64_t)((lap - 1) & CELL_LAP_MASK) << 32) | 1);
 	ck_assert_int_eq(shmslab_send(slab, ref), SHMSLAB_ECORRUPT);
 	atomic_store(&slab->queue->cells[enq & (slab->g.queue_ring - 1)], cell);
-	/* deq far past enq, as a sender sees it once it looks at deq (which it
-	 * does when the deq it saw last no longer shows room) */
+	/* deq far past enq: a receiver sees it at once, a sender once it
+	 * looks at deq (when the deq it saw last no longer shows room) */
 	atomic_store(&slab->queue->deq, atomic_load(&slab->queue->enq) + 1000);
+	ck_assert_int_eq(shmslab_recv(slab, &got, 0), SHMSLAB_ECORRUPT);
 	atomic_store(&slab->deq_seen, atomic_load(&slab->queue->deq));
 	ck_assert_int_eq(shmslab_send(slab, ref), SHMSLAB_ECORRUPT);
 	atomic_store(&slab->queue->deq, deq);
