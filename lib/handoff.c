@@ -34,7 +34,7 @@ static int send_refused(struct shmslab *s, const struct slot_meta *m, uint64_t s
  * Send REF, checked with ref_check, through this thread's LANE, which is
  * idle again on return.  The caller wakes the receivers once it is done.
  */
-/* always_inline: as alloc_one, so that shmslab_send pays no call for it */
+/* always_inline: in send_many's loop too, so that a burst makes no call per message */
 static inline __attribute__((always_inline)) int send_one(struct shmslab *slab, struct lane *lane,
 							  shmslab_ref ref)
 {

@@ -333,6 +333,13 @@ static int recv_shmslab(struct chan *c, struct shmslab *slab, void *buf)
 	return err ? err : drain_shmslab(c, slab, ref, buf);
 }
 
+/* Whether C moves bursts (libshmslab's transports) and N is one. */
+static bool burst_fits(const struct chan *c, unsigned n)
+{
+	return (c->transport == T_SHMSLAB || c->transport == T_SHMSLAB_ZC) && n > 0 &&
+	       n <= CHAN_BURST_MAX;
+}
+
 int chan_send_burst(struct chan *c, void *msg, uint64_t first, unsigned n)
 {
 	struct shmslab *slab = c->slab[c->side];
@@ -340,8 +347,7 @@ int chan_send_burst(struct chan *c, void *msg, uint64_t first, unsigned n)
 	unsigned got = 0, sent = 0;
 	int k, err = 0;
 
-	if ((c->transport != T_SHMSLAB && c->transport != T_SHMSLAB_ZC) || n == 0 ||
-	    n > CHAN_BURST_MAX)
+	if (!burst_fits(c, n))
 		return -EINVAL;
 	while (got < n) {
 		k = shmslab_alloc_many(slab, refs + got, n - got);
@@ -376,8 +382,7 @@ int chan_recv_burst(struct chan *c, void *bufs, unsigned n)
 	shmslab_ref refs[CHAN_BURST_MAX];
 	int k, err = 0;
 
-	if ((c->transport != T_SHMSLAB && c->transport != T_SHMSLAB_ZC) || n == 0 ||
-	    n > CHAN_BURST_MAX)
+	if (!burst_fits(c, n))
 		return -EINVAL;
 	while ((k = shmslab_recv_many(slab, refs, n, c->poll ? 0 : -1)) == -EAGAIN)
 		;
