@@ -25,10 +25,11 @@ static __attribute__((noinline, cold)) int alloc_retry(struct shmslab *slab, str
 		return 0;
 	if (err != -ENOSPC || !*recover)
 		return err;
-	/* no slot, no room: what dead processes hold comes back first; our
-	 * lane must not name a slot we only looked at, or it stays lost */
+	/* no slot, no room: what dead processes hold, and what other threads
+	 * hold on local lists, comes back first; our lane must not name a slot
+	 * we only looked at, or it stays lost */
 	shmslab__lane_set(lane, LANE_IDLE, 0);
-	if (shmslab__recover(slab, NULL) <= 0)
+	if (shmslab__recover_for_room(slab) <= 0)
 		return err;
 	*recover = false;
 	return 0;

@@ -147,6 +147,7 @@ static int proc_info_call(struct shmslab *slab, uint32_t entry, struct shmslab_p
 		[LANE_GROW] = 3,
 		[LANE_SEND] = 4,
 		[LANE_RECV] = 5,
+		[LANE_TAKE] = 1, /* an alloc taking a remote list whole */
 	};
 	const struct proc_entry *e;
 	uint32_t state;
@@ -175,7 +176,7 @@ static int proc_info_call(struct shmslab *slab, uint32_t entry, struct shmslab_p
 		uint64_t w = sa_load_acquire_u64(&e->lanes[l].window);
 		uint32_t op = (uint32_t)(w >> 32);
 
-		if (op != LANE_IDLE && op <= LANE_RECV) {
+		if (op != LANE_IDLE && op < sizeof(died_in) / sizeof(died_in[0])) {
 			info->died_in = died_in[op];
 			info->died_slot = (uint32_t)w;
 		}

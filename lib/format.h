@@ -20,8 +20,8 @@
 #include "shmslab.h"
 
 #define CACHE_LINE	   64
-#define LAYOUT_VERSION	   4u
-#define LAYOUT_FINGERPRINT 0x251117acu /* shmslab__fingerprint() of this format */
+#define LAYOUT_VERSION	   5u
+#define LAYOUT_FINGERPRINT 0x1d859b96u /* shmslab__fingerprint() of this format */
 #define SEG_MAGIC	   "shmslab" /* the first 8 bytes of every segment, its NUL included */
 #define INIT_READY	   0x52454459u /* "REDY": stored last, with release, by the creator */
 #define MAX_PAGES	   32u	       /* page p holds first_page_slots << p slots */
@@ -77,7 +77,11 @@ _Static_assert(offsetof(struct seg_header, sleepers_off) == 144, "seg_header lay
 struct seg_control {
 	_Atomic uint32_t capacity; /* slots in use now: grows, never shrinks */
 	_Atomic uint32_t growing;  /* the capacity a grower is building to, 0 when none */
-	uint8_t pad[CACHE_LINE - 8];
+	/* bumped by a recovery that walks the lists, before it blocks them (odd:
+	 * under way) and before it unblocks them (even): a thread's local list
+	 * taken before a change is the recovery's, not the thread's */
+	_Atomic uint32_t limbo_walks;
+	uint8_t pad[CACHE_LINE - 12];
 };
 _Static_assert(sizeof(struct seg_control) == CACHE_LINE, "seg_control layout");
 #define SEG_SHARDS_OFF (SEG_CONTROL_OFF + CACHE_LINE)
@@ -107,11 +111,17 @@ enum lane_op {
 	LANE_GROW = 3, /* slot = the first of the slots this thread is adding */
 	LANE_SEND = 4, /* slot = the slot this thread is handing to the queue */
 	LANE_RECV = 5, /* slot = the slot this thread is taking from the queue */
+	LANE_TAKE = 6, /* slot = the top of the remote list this thread is taking whole */
 };
 struct lane {
 	_Atomic uint64_t window; /* (op << 32) | slot */
 	_Atomic uint32_t cached; /* slot + 1 kept by this thread for its next alloc, 0 if none */
-	uint8_t pad[CACHE_LINE - 12];
+	/* slot + 1 at the head of this thread's local list (FREE slots linked by
+	 * next, taken whole from a remote list), 0 if none; only its thread reads
+	 * it while the entry lives */
+	_Atomic uint32_t local;
+	_Atomic uint32_t local_walks; /* limbo_walks when the local list was taken */
+	uint8_t pad[CACHE_LINE - 20];
 };
 _Static_assert(sizeof(struct lane) == CACHE_LINE, "lane layout");
 
@@ -153,9 +163,12 @@ struct proc_entry {
 	_Atomic uint64_t start_time; /* LIVENESS_PID: the process's start, in ticks since boot */
 	uint8_t pad[CACHE_LINE - 32];
 	struct lane lanes[LANES];
+	/* the remote list: slots this process allocated, freed by others, for it
+	 * to take whole; a free list like a shard's, and kept across claims */
+	struct shard remote;
 };
 
-_Static_assert(sizeof(struct proc_entry) == CACHE_LINE * (1 + LANES), "proc_entry layout");
+_Static_assert(sizeof(struct proc_entry) == CACHE_LINE * (2 + LANES), "proc_entry layout");
 
 /*
  * The handoff queue: a ring of cells, each one 64-bit word holding the lap
@@ -192,6 +205,7 @@ _Static_assert(sizeof(struct queue_control) == 3 * CACHE_LINE, "queue_control la
  *   bit   14    torn: a writer died in the middle of a write
  *   bits 15-27  owner: entry + 1 of the allocating (freeing, caching) process, 0 if none
  *   bits 28-30  kind
+ *   bit   31    relisted: a FREE slot a recovery put back on a list (see limbo_walks)
  *   bits 32-63  generation: never 0, changes at every free
  *
  * Readers are one bit per process-table entry in readers[], so the holders of
@@ -204,6 +218,7 @@ _Static_assert(sizeof(struct queue_control) == 3 * CACHE_LINE, "queue_control la
 #define ST_OWNER_MASK  (0x1fffu << ST_OWNER_SHIFT)
 #define ST_KIND_SHIFT  28
 #define ST_KIND_MASK   (7u << ST_KIND_SHIFT)
+#define ST_RELISTED    (1u << 31)
 /* The bits that belong to the slot's lock, not to who holds the slot. */
 #define ST_LOCK_BITS ((uint64_t)(ST_WRITER_MASK | ST_WAITERS | ST_TORN))
 
@@ -222,7 +237,8 @@ struct slot_meta {
 	_Atomic uint32_t next;	/* free-list link */
 	_Atomic uint32_t len;	/* message length */
 	_Atomic uint32_t epoch; /* the generation's high part: + 1 each time the state's wraps */
-	uint32_t reserved[2];
+	_Atomic uint32_t home;	/* entry + 1 of the process that allocated it: whose remote list its free goes to */
+	uint32_t reserved;
 	_Atomic uint64_t readers[]; /* reader_words words */
 };
 _Static_assert(sizeof(struct slot_meta) == 32, "slot_meta layout");
@@ -293,6 +309,9 @@ static inline uint64_t lock_byte_grow(uint32_t max_procs)
 	X(offsetof(struct seg_header, queue_off)) X(offsetof(struct seg_header, queue_ring))   \
 	X(offsetof(struct seg_header, sleepers_off)) X(SEG_CONTROL_OFF)                          \
 	X(sizeof(struct seg_control)) X(offsetof(struct seg_control, growing))                   \
+	X(offsetof(struct seg_control, limbo_walks)) X(offsetof(struct lane, local))             \
+	X(offsetof(struct lane, local_walks)) X(offsetof(struct proc_entry, remote))             \
+	X(LANE_TAKE) X(ST_RELISTED) X(offsetof(struct slot_meta, home))                          \
 	X(sizeof(struct shard)) X(offsetof(struct shard, saved_top))                             \
 	X(sizeof(struct lane)) X(offsetof(struct lane, cached)) X(LANES)                         \
 	X(LANE_POP) X(LANE_FREE) X(LANE_GROW) X(LANE_SEND) X(LANE_RECV)                          \

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Free lists: tagged Treiber stacks of slot indices, one per shard.  A head
+ * Free lists: tagged Treiber stacks of slot indices, one per shard and one
+ * per process-table entry (its remote list, which others push to and its
+ * threads take whole: seed 002's free-list sharding).  A head
  * is one 64-bit word, the top index in its low idx_bits bits and an ABA tag
  * in the rest (at least 32 bits); every successful CAS adds one to the tag,
  * so a stale head can only match again after 2^32 or more operations on that
@@ -40,7 +42,7 @@ static uint64_t head_next(const struct shmslab *s, uint64_t head, uint32_t top)
  */
 int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count)
 {
-	_Atomic uint64_t *head = &s->shards[shard].head;
+	_Atomic uint64_t *head = &shmslab__list_head(s, shard)->head;
 	/* relaxed: only a guess of the head, which the CAS below checks */
 	uint64_t h = sa_load_relaxed_u64(head);
 	unsigned round = 0;
@@ -74,7 +76,7 @@ int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t fir
  */
 int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx)
 {
-	_Atomic uint64_t *head = &s->shards[shard].head;
+	_Atomic uint64_t *head = &shmslab__list_head(s, shard)->head;
 	uint32_t nil = shmslab__freelist_nil(s);
 	unsigned round = 0;
 	/* acquire: the pusher's release CAS published the top's link */
@@ -131,6 +133,47 @@ int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, 
 	}
 }
 
+/*
+ * Take all of LIST at once into *top (its first slot, linked by next to
+ * nil), journalled in LANE as LANE_TAKE before the CAS: the taker's lane is
+ * not idle while the chain it took is on no list and in no local list.
+ * -ENOSPC when empty, -EAGAIN when a recoverer holds it, SHMSLAB_ECORRUPT
+ * for a top outside the segment (the chain's links are checked as they are
+ * used).
+ */
+int shmslab__freelist_take(struct shmslab *s, uint32_t list, struct lane *lane, uint32_t *top)
+{
+	_Atomic uint64_t *head = &shmslab__list_head(s, list)->head;
+	uint32_t nil = shmslab__freelist_nil(s);
+	/* relaxed: a guess; the CAS that takes the chain orders what we read of it */
+	uint64_t h = sa_load_relaxed_u64(head);
+
+	for (bool journaled = false;; journaled = true) {
+		uint32_t x = (uint32_t)(h & s->g.idx_mask);
+		int err;
+
+		err = x == nil				      ? -ENOSPC
+		      : x == shmslab__freelist_blocked(s) ? -EAGAIN
+							  : slot_check(s, x);
+		if (err) {
+			/* a take that looked again names no chain; an empty list,
+			 * seen first, costs no store at all */
+			if (journaled)
+				shmslab__lane_set(lane, LANE_IDLE, 0);
+			return err == -ERANGE ? SHMSLAB_ECORRUPT : err;
+		}
+		shmslab__lane_set(lane, LANE_TAKE, x);
+		/* acq_rel: release orders the lane entry before the chain leaves the
+		 * list; acquire sees the pushers' links; strong, since one that fails
+		 * looks again anyway and this is not a loop on a hot line */
+		if (sa_cas_acq_rel_u64(head, &h, head_next(s, h, nil))) {
+			*top = x;
+			KILLPOINT(alloc_taken);
+			return 0;
+		}
+	}
+}
+
 /* Push IDX, which the caller holds exclusively, onto SHARD.  -EAGAIN as push_range. */
 int shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx)
 {
@@ -140,7 +183,7 @@ int shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx)
 bool shmslab__freelist_is_blocked(const struct shmslab *s, uint32_t shard)
 {
 	/* acquire: a head seen unblocked comes with the recoverer's chain */
-	uint64_t h = sa_load_acquire_u64(&s->shards[shard].head);
+	uint64_t h = sa_load_acquire_u64(&shmslab__list_head(s, shard)->head);
 
 	return (uint32_t)(h & s->g.idx_mask) == shmslab__freelist_blocked(s);
 }
@@ -152,7 +195,7 @@ bool shmslab__freelist_is_blocked(const struct shmslab *s, uint32_t shard)
  */
 void shmslab__freelist_block(struct shmslab *s, uint32_t shard)
 {
-	struct shard *sh = &s->shards[shard];
+	struct shard *sh = shmslab__list_head(s, shard);
 	/* acquire: the pushes before our block are seen */
 	uint64_t h = sa_load_acquire_u64(&sh->head);
 	unsigned round = 0;
@@ -175,7 +218,7 @@ void shmslab__freelist_block(struct shmslab *s, uint32_t shard)
 /* Give SHARD back, with saved_top (and whatever was pushed on it meanwhile) as its list. */
 void shmslab__freelist_unblock(struct shmslab *s, uint32_t shard)
 {
-	struct shard *sh = &s->shards[shard];
+	struct shard *sh = shmslab__list_head(s, shard);
 	/* acquire: as in block */
 	uint64_t h = sa_load_acquire_u64(&sh->head);
 

@@ -270,9 +270,28 @@ static inline int ref_check(struct shmslab *s, shmslab_ref ref)
 	return 0;
 }
 
-/* freelist.c */
+/*
+ * freelist.c.  A list is a shard (0 .. shards - 1) or the remote list of a
+ * process-table entry (shards + entry); recovery blocks and walks them all.
+ */
+static inline uint32_t shmslab__lists(const struct shmslab *s)
+{
+	return s->g.shards + s->g.max_procs;
+}
+static inline uint32_t shmslab__remote_list(const struct shmslab *s, uint32_t entry)
+{
+	return s->g.shards + entry;
+}
+/* The head of LIST: a shard's, or an entry's remote list. */
+static inline struct shard *shmslab__list_head(const struct shmslab *s, uint32_t list)
+{
+	if (list < s->g.shards)
+		return &s->shards[list];
+	return &shmslab__proc_entry(s, list - s->g.shards)->remote;
+}
 int shmslab__freelist_push_range(struct shmslab *s, uint32_t shard, uint32_t first, uint32_t count);
 int shmslab__freelist_pop(struct shmslab *s, uint32_t shard, struct lane *lane, uint32_t *idx);
+int shmslab__freelist_take(struct shmslab *s, uint32_t list, struct lane *lane, uint32_t *top);
 int shmslab__freelist_push(struct shmslab *s, uint32_t shard, uint32_t idx);
 uint32_t shmslab__freelist_nil(const struct shmslab *s);
 uint32_t shmslab__freelist_blocked(const struct shmslab *s);
@@ -390,6 +409,7 @@ int shmslab__slots_leave(struct shmslab *s, struct lane *lane, uint32_t *from);
 
 /* recover.c */
 int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what);
+int shmslab__recover_for_room(struct shmslab *s);
 int shmslab__recover_wait(struct shmslab *s);
 int shmslab__push_after_recovery(struct shmslab *s, struct lane *lane);
 int shmslab__recovery_count(const struct shmslab_recovery *got);

@@ -20,6 +20,8 @@
 	X(alloc_popped)		/* pop CAS done, slot not yet OWNED */               \
 	X(alloc_owned)		/* slot OWNED, lane not yet idle */                  \
 	X(alloc_stolen)		/* another thread's kept slot taken over */          \
+	X(alloc_taken)		/* a remote list taken whole, not yet a local list */ \
+	X(alloc_local_popped)	/* a local list's head OWNED, still its head */      \
 	X(alloc_many_partway)	/* a burst's first slot taken, the rest not yet */   \
 	X(grow_claimed)		/* growth lock taken */                              \
 	X(grow_reserved)	/* object extended, capacity not published */        \

@@ -94,5 +94,6 @@ void shmslab__lanes_reset(struct proc_entry *e)
 		shmslab__lane_set(&e->lanes[l], LANE_IDLE, 0);
 		/* relaxed: published by the entry's release store that follows */
 		sa_store_relaxed_u32(&e->lanes[l].cached, 0);
+		sa_store_relaxed_u32(&e->lanes[l].local, 0);
 	}
 }

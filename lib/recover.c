@@ -8,9 +8,10 @@
  *
  *   1. mark the entries of dead processes DEAD;
  *   2. if a dead process died inside a free-list window (its lane names a
- *      slot), or a recoverer died with the lists blocked: block every free
- *      list, walk them, and push back every FREE slot that is on no list and
- *      that no live process names in its lane;
+ *      slot, or it had a local list), or a recoverer died with the lists
+ *      blocked: block every free list, walk them, and push back every FREE
+ *      slot that is on no list and that no live process names in its lane,
+ *      the local lists of live threads included (they give theirs up);
  *   3. take every lock a dead process holds, and give back every slot it
  *      owns, keeps or was freeing, as if the dead process freed them itself:
  *      under its entry, through its own lane, so that a recoverer dying here
@@ -44,6 +45,7 @@ struct recovery {
 	uint32_t *pending;	     /* per entry: what could not be taken back yet */
 	uint8_t *mark;		     /* per slot, step 2: MARK_* */
 	uint32_t capacity;	     /* slots this recovery looks at */
+	bool for_room;		     /* walk the lists if any thread holds a local list */
 	struct shmslab_recovery got; /* what it took back */
 };
 
@@ -90,14 +92,27 @@ static bool mark_dead(struct shmslab *s, struct recovery *r)
 /* Whether step 2 is needed: a dead lane in a window, or a list left blocked. */
 static bool limbo_possible(struct shmslab *s, const struct recovery *r)
 {
-	for (uint32_t k = 0; k < s->g.shards; k++)
+	for (uint32_t k = 0; k < shmslab__lists(s); k++)
 		if (shmslab__freelist_is_blocked(s, k))
 			return true;
-	if (shmslab__queue_is_blocked(s))
+	/* relaxed: under the recovery lock, which orders every change of it;
+	 * odd: a walk began and never ended, so a take may have left its chain */
+	if (shmslab__queue_is_blocked(s) || (sa_load_relaxed_u32(&s->control->limbo_walks) & 1))
 		return true;
 	for_each_lane (s, e, lane)
 		/* acquire: a lane of a dead process is final; as every lane read */
-		if (is_dead(r, e) && sa_load_acquire_u64(&lane->window) >> 32 != LANE_IDLE)
+		if (is_dead(r, e) && (sa_load_acquire_u64(&lane->window) >> 32 != LANE_IDLE ||
+				      sa_load_acquire_u32(&lane->local) != 0))
+			return true;
+	return false;
+}
+
+/* Whether a thread of a live process holds a local list (a hint: it may be one given up). */
+static bool local_lists_held(struct shmslab *s, const struct recovery *r)
+{
+	for_each_lane (s, e, lane)
+		/* relaxed: a hint; the walk decides, slot by slot, by CAS */
+		if (!is_dead(r, e) && sa_load_relaxed_u32(&lane->local) != 0)
 			return true;
 	return false;
 }
@@ -111,8 +126,10 @@ static void mark_live_lanes(struct shmslab *s, struct recovery *r)
 		uint64_t w = sa_load_acquire_u64(&lane->window);
 		uint32_t op = (uint32_t)(w >> 32), slot = (uint32_t)w, end = slot + 1;
 
+		/* a take's chain is on no list: the walk takes it back, and the
+		 * taker finds it gone (see slots.c, local_pop) */
 		if (is_dead(r, e) || state == PROC_FREE || state == PROC_DEAD ||
-		    op == LANE_IDLE || slot >= r->capacity)
+		    op == LANE_IDLE || op == LANE_TAKE || slot >= r->capacity)
 			continue;
 		if (op == LANE_GROW) {
 			uint32_t p = page_of(&s->g, slot);
@@ -129,9 +146,9 @@ static int mark_lists(struct shmslab *s, struct recovery *r)
 {
 	uint32_t nil = shmslab__freelist_nil(s);
 
-	for (uint32_t k = 0; k < s->g.shards; k++) {
+	for (uint32_t k = 0; k < shmslab__lists(s); k++) {
 		/* relaxed: written by the recoverer that blocked the list, ours or one that died, under the recovery lock */
-		uint32_t x = sa_load_relaxed_u32(&s->shards[k].saved_top);
+		uint32_t x = sa_load_relaxed_u32(&shmslab__list_head(s, k)->saved_top);
 
 		while (x != nil) {
 			if (x >= r->capacity || (r->mark[x] & MARK_LISTED))
@@ -230,7 +247,12 @@ static void settle_dead_lanes(struct shmslab *s, struct recovery *r, bool ring_o
 		/* acquire: as every lane read */
 		uint64_t w = sa_load_acquire_u64(&lane->window);
 
-		if (!is_dead(r, e) || w >> 32 == LANE_IDLE)
+		if (!is_dead(r, e))
+			continue;
+		/* relaxed: a dead lane; its local list's slots were on no list,
+		 * so the walk took them back */
+		sa_store_relaxed_u32(&lane->local, 0);
+		if (w >> 32 == LANE_IDLE)
 			continue;
 		if (undecided(r, (uint32_t)(w >> 32), (uint32_t)w, ring_ok))
 			r->pending[e]++;
@@ -239,12 +261,50 @@ static void settle_dead_lanes(struct shmslab *s, struct recovery *r, bool ring_o
 	}
 }
 
-/* Give back every list and cell that a recoverer holds (ours, or one that died). */
+/*
+ * A walk of the lists begins: limbo_walks goes odd before the first list is
+ * blocked, so that a take that reads it after its chain left a list knows
+ * the walk may count that chain as lost (slots.c, local_take).
+ */
+static void walk_begin(struct shmslab *s)
+{
+	/* seq_cst: before the blocking CASes that follow, for every later look;
+	 * odd already if a walk before ours never ended */
+	(void)sa_fetch_or_seq_cst_u32(&s->control->limbo_walks, 1);
+}
+
+/*
+ * Give back every list and cell that a recoverer holds (ours, or one that
+ * died).  limbo_walks moves on first: whoever pops a slot the walk put back
+ * on a list acquires its list head after this store, so a thread that then
+ * reads that slot's state reads the new count too, and gives up a local
+ * list taken before (slots.c, local_pop).
+ */
 static void unblock_all(struct shmslab *s)
 {
+	/* relaxed load: under the recovery lock */
+	uint32_t walks = sa_load_relaxed_u32(&s->control->limbo_walks);
+
+	/* release: ordered before the unblocking CASes, which are releases too */
+	sa_store_release_u32(&s->control->limbo_walks, (walks | 1) + 1);
 	shmslab__queue_unblock(s);
-	for (uint32_t k = 0; k < s->g.shards; k++)
+	for (uint32_t k = 0; k < shmslab__lists(s); k++)
 		shmslab__freelist_unblock(s, k);
+}
+
+/*
+ * Mark the FREE slot IDX, on no list, RELISTED before linking it on one: a
+ * live thread that has it on its local list then fails its CAS on the state,
+ * and whoever wins the CAS has the slot.  False when the thread won.
+ */
+static bool relist(struct shmslab *s, uint32_t idx)
+{
+	_Atomic uint64_t *state = &slot_meta(s, idx)->state;
+	/* acquire: as any look at a slot's holder */
+	uint64_t st = sa_load_acquire_u64(state);
+
+	/* acq_rel: as local_pop's CAS, which it races */
+	return st_kind(st) == KIND_FREE && sa_cas_acq_rel_u64(state, &st, st | ST_RELISTED);
 }
 
 /*
@@ -261,7 +321,8 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 	bool ring_ok;
 	int err;
 
-	for (uint32_t k = 0; k < s->g.shards; k++)
+	walk_begin(s);
+	for (uint32_t k = 0; k < shmslab__lists(s); k++)
 		shmslab__freelist_block(s, k);
 	shmslab__queue_block(s);
 	KILLPOINT(recover_blocked);
@@ -289,7 +350,7 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 				continue;
 			if (r->mark[i] & MARK_LIMBO)
 				reclaim_queue_orphan(s, r, i);
-			if (!(r->mark[i] & MARK_FREE))
+			if (!(r->mark[i] & MARK_FREE) || !relist(s, i))
 				continue;
 			/* lost: the list is ours while blocked, so relaxed stores link it
 			 * in, published by the unblocking CAS */
@@ -419,9 +480,11 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	err = 0; /* -ERANGE: recovery looks at the capacity already mapped */
 	/* acquire: the pages of every slot below it are mapped */
 	r->capacity = sa_load_acquire_u32(&s->capacity_known);
-	if (!mark_dead(s, r) && !limbo_possible(s, r))
+	if (!mark_dead(s, r) && !limbo_possible(s, r) && !(r->for_room && local_lists_held(s, r)))
 		return 0; /* the common case, cheap: one look at each entry and list */
-	if (limbo_possible(s, r)) {
+	/* an alloc that found no room walks the lists to take local lists back:
+	 * what other threads hold there never makes an alloc fail */
+	if (limbo_possible(s, r) || (r->for_room && local_lists_held(s, r))) {
 		r->mark = malloc(r->capacity);
 		if (r->mark == NULL) {
 			unblock_all(s);
@@ -462,15 +525,17 @@ static int total(const struct shmslab_recovery *got)
 }
 
 /*
- * Recover, holding the recovery lock.  Answers how many things came back
- * (slots, locks, entries), or a negative error, and adds them to *WHAT.
+ * Recover, holding the recovery lock; FOR_ROOM: for an alloc that found no
+ * free slot anywhere else.  Answers how many things came back (slots,
+ * locks, entries), or a negative error, and adds them to *WHAT.
  */
-int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
+static int recover(struct shmslab *s, struct shmslab_recovery *what, bool for_room)
 {
 	struct recovery r;
 	int n, cancel;
 
 	memset(&r, 0, sizeof(r));
+	r.for_room = for_room;
 	/* without these, recover_locked still unblocks what it must */
 	r.dead = calloc((s->g.max_procs + 63) / 64, sizeof(*r.dead));
 	r.pending = calloc(s->g.max_procs, sizeof(*r.pending));
@@ -496,9 +561,20 @@ int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
 	return n;
 }
 
+int shmslab__recover(struct shmslab *s, struct shmslab_recovery *what)
+{
+	return recover(s, what, false);
+}
+
+/* Recover for an alloc that found no free slot: local lists held by other threads come back too. */
+int shmslab__recover_for_room(struct shmslab *s)
+{
+	return recover(s, NULL, true);
+}
+
 static bool any_blocked(const struct shmslab *s)
 {
-	for (uint32_t k = 0; k < s->g.shards; k++)
+	for (uint32_t k = 0; k < shmslab__lists(s); k++)
 		if (shmslab__freelist_is_blocked(s, k))
 			return true;
 	return shmslab__queue_is_blocked(s);

@@ -198,9 +198,9 @@ static int segment_build(struct shmslab *s, const struct geometry *g, mode_t mod
 		return err;
 	s->g = *g;
 	shmslab__map_regions(s, ctl);
-	for (uint32_t k = 0; k < g->shards; k++)
+	for (uint32_t k = 0; k < shmslab__lists(s); k++)
 		/* relaxed: nobody can attach before READY, whose release covers this */
-		sa_store_relaxed_u64(&s->shards[k].head, g->idx_mask);
+		sa_store_relaxed_u64(&shmslab__list_head(s, k)->head, g->idx_mask);
 	/* relaxed: nobody can attach before READY, whose release covers this */
 	sa_store_relaxed_u32(&s->control->capacity, g->slot_count);
 	err = shmslab__map_refresh(s, 0);

@@ -8,6 +8,14 @@
  * exact for recovery and lets anyone take it over by CAS when the lists run
  * dry, so a kept slot is never lost to an alloc that needs it.
  *
+ * Seed 002's free-list sharding on top: a slot remembers its home, the
+ * process that allocated it, and a free by any other live process pushes it
+ * on the home's remote list with one CAS.  A thread whose kept slot and
+ * local list are gone takes its process's remote list whole, with one CAS,
+ * as its local list, which it then pops alone (lib/DESIGN.md, "Local and
+ * remote lists").  So a consumer's frees go home to the producer, a batch at
+ * a time, and the shards are the pool for what has no home.
+ *
  * Whenever a slot is off every list and its state word does not name a
  * process that holds it, the moving thread's lane names it (LANE_POP,
  * LANE_FREE, LANE_GROW), so that recovery can tell a slot caught in between
@@ -33,6 +41,23 @@ static uint32_t current_shard(const struct shmslab *s)
 static uint32_t gen_of_free(uint64_t st)
 {
 	return st_gen(st) != 0 ? st_gen(st) : 1;
+}
+
+/*
+ * The entry + 1 whose remote list a free of M goes to: the process that
+ * allocated it, if that is another that lives; else 0, for a shard.  The
+ * home comes from shared memory, so it is checked like any index.
+ */
+static uint32_t remote_home(struct shmslab *s, struct slot_meta *m)
+{
+	/* relaxed: written by the allocator before the release that handed the
+	 * slot on, which the free's CAS on the state acquired */
+	uint32_t home = sa_load_relaxed_u32(&m->home);
+
+	if (home == s->self + 1 || home == 0 || home > s->g.max_procs ||
+	    shmslab__proc_state(s, home - 1) != PROC_LIVE)
+		return 0;
+	return home;
 }
 
 /* Take IDX if it is CACHED (by OWNER, or by anyone if OWNER is 0). */
@@ -70,6 +95,115 @@ static bool generation_turn(struct shmslab *s, struct slot_meta *m, uint32_t gen
 	/* relaxed: published by the release store of the slot's free state */
 	sa_store_relaxed_u32(&m->epoch, epoch + 1);
 	return true;
+}
+
+/* Give up LANE's local list: a recovery has taken it back, or it ends in damage. */
+static void local_drop(struct lane *lane)
+{
+	/* relaxed: our own lane */
+	sa_store_relaxed_u32(&lane->local, 0);
+}
+
+/*
+ * Take the head of LANE's local list.  Only this thread pops it, but a
+ * recovery that walks the lists takes back every FREE slot that is on no
+ * list, local lists included: the CAS that makes the head OWNED decides
+ * between us and such a recovery, which marks what it takes RELISTED, and a
+ * list taken before limbo_walks changed is given up whole, since its slots
+ * may be on the lists again (lib/DESIGN.md, "Local and remote lists").
+ * -ENOSPC when there is no local list (any more); SHMSLAB_ECORRUPT when it
+ * holds a slot no recovery can have moved.
+ */
+static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32_t *gen)
+{
+	/* relaxed: our own lane */
+	uint32_t head = sa_load_relaxed_u32(&lane->local), x = head - 1, next;
+	struct slot_meta *m;
+	uint64_t st;
+	int err;
+
+	if (head == 0)
+		return -ENOSPC;
+	/* a head out of the segment is damage to our own lane: the list is lost
+	 * to us, and the next walk of the lists takes its slots back */
+	if ((err = slot_check(s, x)) != 0) {
+		err = err == -ERANGE ? -ENOSPC : err;
+		goto drop;
+	}
+	m = slot_meta(s, x);
+	/* acquire: a state stored after a recovery gave the lists back comes
+	 * with that recovery's limbo_walks, read next */
+	st = sa_load_acquire_u64(&m->state);
+	/* acquire: as the state; relaxed local_walks: our own lane */
+	if (sa_load_acquire_u32(&s->control->limbo_walks) != sa_load_relaxed_u32(&lane->local_walks) ||
+	    (st_low(st) & ST_RELISTED)) {
+		err = -ENOSPC;
+		goto drop;
+	}
+	err = SHMSLAB_ECORRUPT; /* no recovery moved it, yet it is not free */
+	if (st_kind(st) != KIND_FREE)
+		goto drop;
+	*gen = gen_of_free(st);
+	/* acq_rel: exactly one of us and a relisting recovery wins; the winner
+	 * sees the slot as the loser last saw it */
+	if (!sa_cas_acq_rel_u64(&m->state, &st, st_make(KIND_OWNED, s->self + 1, *gen))) {
+		err = -ENOSPC;
+		goto drop;
+	}
+	KILLPOINT(alloc_local_popped);
+	/* relaxed: ours now; published by the release that hands the slot on */
+	sa_store_relaxed_u32(&m->home, s->self + 1);
+	/* relaxed: the take's acquire ordered the pushers' links before us */
+	next = sa_load_relaxed_u32(&m->next);
+	/* a link out of the segment ends the list: the slot we have is good */
+	if (next == shmslab__freelist_nil(s) || slot_check(s, next) != 0)
+		local_drop(lane);
+	else
+		/* relaxed: our own lane */
+		sa_store_relaxed_u32(&lane->local, next + 1);
+	*idx = x;
+	return 0;
+drop:
+	local_drop(lane);
+	return err;
+}
+
+/*
+ * Take LIST whole as LANE's local list, which is empty.  The chain is
+ * ours unless a recovery that walks the lists is under way: it counts the
+ * chain among the slots on no list and takes it back, so we leave it to it.
+ * 0, or -ENOSPC (nothing taken), or an error of the take.
+ */
+static int local_take(struct shmslab *s, struct lane *lane, uint32_t list)
+{
+	uint32_t top, walks;
+	int err = shmslab__freelist_take(s, list, lane, &top);
+
+	if (err)
+		return err;
+	/* acquire: ordered after the take's CAS.  Odd: a walk has begun that had
+	 * not blocked this list before our take, so it will find the chain on no
+	 * list and put it back: the chain is the walk's (see local_pop) */
+	walks = sa_load_acquire_u32(&s->control->limbo_walks);
+	if (walks & 1) {
+		shmslab__lane_set(lane, LANE_IDLE, 0);
+		return -ENOSPC;
+	}
+	/* relaxed: our own lane; the list is named before the lane goes idle */
+	sa_store_relaxed_u32(&lane->local_walks, walks);
+	sa_store_relaxed_u32(&lane->local, top + 1);
+	shmslab__lane_set(lane, LANE_IDLE, 0);
+	return 0;
+}
+
+/* Every list that could be had is empty: take another process's remote list.  Cold. */
+static __attribute__((noinline, cold)) int steal_remote(struct shmslab *s, struct lane *lane,
+							 uint32_t *idx, uint32_t *gen)
+{
+	for (uint32_t e = 0; e < s->g.max_procs; e++)
+		if (e != s->self && local_take(s, lane, shmslab__remote_list(s, e)) == 0)
+			return local_pop(s, lane, idx, gen);
+	return -ENOSPC;
 }
 
 /* The lists are empty: take over a slot some thread keeps back.  Cold:
@@ -111,6 +245,19 @@ static int push_anywhere(struct shmslab *s, uint32_t first, uint32_t count)
 	return -EAGAIN;
 }
 
+/* Push the freed slot IDX on the remote list of HOME (entry + 1), or on a shard for 0. */
+static int push_freed(struct shmslab *s, uint32_t idx, uint32_t home)
+{
+	/* home first; a remote list held by a recoverer leaves the shards */
+	int err = home != 0 ? shmslab__freelist_push(s, shmslab__remote_list(s, home - 1), idx)
+			    : -EAGAIN;
+
+	if (err != 0)
+		err = push_anywhere(s, idx, 1);
+	KILLPOINT(free_pushed);
+	return err;
+}
+
 /*
  * Push what LANE names as pushed next: the slot of a free (LANE_FREE), or the
  * chain a growth built (LANE_GROW); then the lane goes idle.  -EAGAIN when
@@ -125,8 +272,7 @@ int shmslab__lane_push(struct shmslab *s, struct lane *lane)
 	int err;
 
 	if (op == LANE_FREE) {
-		err = push_anywhere(s, first, 1);
-		KILLPOINT(free_pushed);
+		err = push_freed(s, first, remote_home(s, slot_meta(s, first)));
 	} else if (op == LANE_GROW) {
 		p = page_of(&s->g, first);
 		err = push_anywhere(s, first, page_start(&s->g, p) + s->g.page_slots[p] - first);
@@ -217,11 +363,12 @@ out:
 
 /*
  * Take a free slot for this process, with this thread's LANE: the one the
- * thread kept back, else the top of a free list (this CPU's first), else one
- * another thread kept back, else one of the slots that growing the segment
- * adds.  -ENOSPC when there is none and the segment is at max_slots; -EAGAIN
- * when a recoverer holds a list (wait, lane_push what the lane still names,
- * and take again).
+ * thread kept back, else the head of its local list, else the head of its
+ * process's remote list taken whole, else the top of a shard (this CPU's
+ * first), else one another thread kept back, else another process's remote
+ * list, else one of the slots that growing the segment adds.  -ENOSPC when
+ * there is none and the segment is at max_slots; -EAGAIN when a recoverer
+ * holds a list (wait, lane_push what the lane still names, and take again).
  */
 int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32_t *gen)
 {
@@ -242,6 +389,16 @@ int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint
 			return 0;
 		}
 	}
+	err = local_pop(s, lane, idx, gen);
+	/* a remote list that cannot be taken now leaves the shards; relaxed: a
+	 * look, for the allocs that find it empty, at one load; the take decides */
+	if (err == -ENOSPC &&
+	    (uint32_t)(sa_load_relaxed_u64(&s->me->remote.head) & s->g.idx_mask) !=
+		    shmslab__freelist_nil(s) &&
+	    local_take(s, lane, shmslab__remote_list(s, s->self)) == 0)
+		err = local_pop(s, lane, idx, gen);
+	if (err != -ENOSPC)
+		return err;
 	first = current_shard(s);
 	do {
 		/* acquire: a capacity raised by a grower comes with its slots built */
@@ -250,9 +407,13 @@ int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint
 		for (uint32_t i = 0; i < s->g.shards && err == -ENOSPC; i++)
 			err = shmslab__freelist_pop(s, (first + i) % s->g.shards, lane, idx);
 		if (err == -ENOSPC && steal_cached(s, idx, gen)) {
+			/* relaxed: ours now; published by the release that hands it on */
+			sa_store_relaxed_u32(&slot_meta(s, *idx)->home, s->self + 1);
 			KILLPOINT(alloc_stolen);
 			return 0;
 		}
+		if (err == -ENOSPC && (err = steal_remote(s, lane, idx, gen)) != -ENOSPC)
+			return err;
 	} while (err == -ENOSPC && (err = grow(s, lane, seen)) == 0);
 	if (err)
 		return err;
@@ -262,6 +423,8 @@ int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint
 	*gen = gen_of_free(st);
 	if (st_kind(st) != KIND_FREE)
 		return SHMSLAB_ECORRUPT;
+	/* relaxed: published by the release store of the owned state */
+	sa_store_relaxed_u32(&m->home, s->self + 1);
 	/* release: the slot is ours before the lane stops naming it */
 	sa_store_release_u64(&m->state, st_make(KIND_OWNED, s->self + 1, *gen));
 	KILLPOINT(alloc_owned);
@@ -278,6 +441,7 @@ int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint
 int shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen)
 {
 	struct slot_meta *m = slot_meta(s, idx);
+	int err;
 
 	/* relaxed: published by the release store of the free state below */
 	sa_store_relaxed_u32(&m->len, 0);
@@ -294,24 +458,33 @@ int shmslab__slot_push(struct shmslab *s, struct lane *lane, uint32_t idx, uint3
 	/* release: pairs with the acquire of whoever pops it */
 	sa_store_release_u64(&m->state, st_make(KIND_FREE, 0, gen));
 	KILLPOINT(free_marked);
-	return shmslab__lane_push(s, lane);
+	/* as lane_push, with the slot's metadata at hand */
+	err = push_freed(s, idx, remote_home(s, m));
+	if (err == 0)
+		shmslab__lane_set(lane, LANE_IDLE, 0);
+	return err;
 }
 
 /*
  * Give back IDX, which this process holds in the FREEING state with its
  * readers drained; GEN is the slot's next generation.  Kept back for this
- * thread's next alloc if it keeps none, else pushed on a free list (a slot
- * in generation 1 always is: see generation_turn).  -EAGAIN as slot_push.
+ * thread's next alloc if it keeps none, else pushed on its home's remote
+ * list if another live process allocated it, else on a shard (a slot in
+ * generation 1 always is pushed: see generation_turn).  -EAGAIN as
+ * slot_push.
  */
 int shmslab__slot_give(struct shmslab *s, struct lane *lane, uint32_t idx, uint32_t gen)
 {
 	struct slot_meta *m = slot_meta(s, idx);
 
-	/* relaxed: our own lane */
+	/* relaxed: our own lane.  A slot with a home elsewhere is kept all the
+	 * same when we keep none: a process that answers each message with
+	 * one of its own then reuses what it received, with no list at all */
 	if (sa_load_relaxed_u32(&lane->cached) != 0 || gen == 1)
 		return shmslab__slot_push(s, lane, idx, gen);
-	/* relaxed: both published by the release store of the CACHED state */
+	/* relaxed: all published by the release store of the CACHED state */
 	sa_store_relaxed_u32(&m->len, 0);
+	sa_store_relaxed_u32(&m->home, s->self + 1);
 	sa_store_relaxed_u32(&lane->cached, idx + 1);
 	KILLPOINT(free_kept);
 	/* release: whoever claims it sees the slot as we left it */
@@ -322,15 +495,26 @@ int shmslab__slot_give(struct shmslab *s, struct lane *lane, uint32_t idx, uint3
 /*
  * This process detaches: release what it holds on every slot, from *FROM
  * on.  Its locks go (a write left unfinished tears its message), the slots it
- * kept back return to the free lists, and the slots it allocated stay
- * allocated with no owner, for whoever holds their references.  -EAGAIN as
- * slot_push, with *FROM the slot to go on from after lane_push.
+ * kept back or has on local lists return to the free lists, and the slots it
+ * allocated stay allocated with no owner, for whoever holds their
+ * references.  -EAGAIN as slot_push, with *FROM the slot to go on from after
+ * lane_push.
  */
 int shmslab__slots_leave(struct shmslab *s, struct lane *lane, uint32_t *from)
 {
 	/* acquire: the pages of every slot below it are mapped */
 	uint32_t cap = sa_load_acquire_u32(&s->capacity_known);
-	uint32_t id = s->self + 1;
+	uint32_t id = s->self + 1, idx, gen;
+
+	/* each slot of a local list is taken as an alloc would, and pushed as a
+	 * free does, so that a death here is one of theirs */
+	for (uint32_t l = 0; l < LANES; l++)
+		while (local_pop(s, &s->me->lanes[l], &idx, &gen) == 0) {
+			/* release: as a free's close; no reference to it was handed out */
+			sa_store_release_u64(&slot_meta(s, idx)->state, st_make(KIND_FREEING, id, gen));
+			if (shmslab__slot_push(s, lane, idx, gen) == -EAGAIN)
+				return -EAGAIN;
+		}
 
 	for (uint32_t i = *from; i < cap; i++) {
 		struct slot_meta *m = slot_meta(s, i);

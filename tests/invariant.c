@@ -31,27 +31,51 @@ static bool entry_alive(struct shmslab *s, uint32_t id)
 	return id != 0 && id <= s->g.max_procs && shmslab__proc_alive(s, id - 1);
 }
 
-/* Walk every free list, counting each slot's appearances in ON_LIST. */
+/* Walk the chain from slot X, counting each slot's appearances in ON_LIST. */
+static const char *walk_chain(struct shmslab *s, uint32_t x, uint32_t cap, uint8_t *on_list,
+			      const char *what, uint32_t k, char *buf, size_t len)
+{
+	uint32_t n = 0;
+
+	for (; x != shmslab__freelist_nil(s); x = atomic_load(&slot_meta(s, x)->next)) {
+		if (x >= cap)
+			return fail(buf, len, "%s %u links to slot %u beyond %u", what, k, x, cap);
+		if (on_list[x]++ != 0)
+			return fail(buf, len, "slot %u is on the free lists twice", x);
+		if (++n > cap)
+			return fail(buf, len, "%s %u has a cycle", what, k);
+	}
+	return NULL;
+}
+
+/*
+ * Walk every free list (shards and remote lists) and every local list of a
+ * live thread, counting each slot's appearances in ON_LIST.  A local list
+ * taken before the last walk of a recovery is given up by its thread.
+ */
 static const char *walk_lists(struct shmslab *s, uint32_t cap, uint8_t *on_list, char *buf,
 			      size_t len)
 {
-	uint32_t nil = shmslab__freelist_nil(s);
+	const char *why;
 
-	for (uint32_t k = 0; k < s->g.shards; k++) {
-		uint64_t head = atomic_load(&s->shards[k].head);
-		uint32_t x = (uint32_t)(head & s->g.idx_mask), n = 0;
+	for_each_lane (s, e, lane) {
+		uint32_t local = atomic_load(&lane->local);
+
+		if (local == 0 || !shmslab__proc_alive(s, e) ||
+		    atomic_load(&lane->local_walks) != atomic_load(&s->control->limbo_walks))
+			continue;
+		if ((why = walk_chain(s, local - 1, cap, on_list, "local list of entry", e, buf,
+				      len)) != NULL)
+			return why;
+	}
+	for (uint32_t k = 0; k < shmslab__lists(s); k++) {
+		uint64_t head = atomic_load(&shmslab__list_head(s, k)->head);
+		uint32_t x = (uint32_t)(head & s->g.idx_mask);
 
 		if (x == shmslab__freelist_blocked(s))
 			return fail(buf, len, "free list %u is still blocked", k);
-		for (; x != nil; x = atomic_load(&slot_meta(s, x)->next)) {
-			if (x >= cap)
-				return fail(buf, len, "list %u links to slot %u beyond %u", k, x,
-					    cap);
-			if (on_list[x]++ != 0)
-				return fail(buf, len, "slot %u is on the free lists twice", x);
-			if (++n > cap)
-				return fail(buf, len, "list %u has a cycle", k);
-		}
+		if ((why = walk_chain(s, x, cap, on_list, "list", k, buf, len)) != NULL)
+			return why;
 	}
 	return NULL;
 }
@@ -126,7 +150,8 @@ static const char *check_procs(struct shmslab *s, char *buf, size_t len)
 		if (state == PROC_FREE) {
 			for (uint32_t l = 0; l < LANES; l++)
 				if (atomic_load(&pe->lanes[l].window) != 0 ||
-				    atomic_load(&pe->lanes[l].cached) != 0)
+				    atomic_load(&pe->lanes[l].cached) != 0 ||
+				    atomic_load(&pe->lanes[l].local) != 0)
 					return fail(buf, len, "free entry %u lane %u names a slot",
 						    e, l);
 			continue;

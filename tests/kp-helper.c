@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 {
 	struct shmslab *slab, *other;
 	struct shmslab_view v;
-	shmslab_ref a, b, c, held, q1, q2, got, refs[63], burst[3];
+	shmslab_ref a, b, c, d, e, held, q1, q2, got, refs[63], burst[3];
 	char buf[64];
 	int n = 0;
 
@@ -106,8 +106,16 @@ int main(int argc, char **argv)
 	/* grow_claimed, grow_reserved, grow_published, grow_pushed: past the first page */
 	while (n < 16)
 		need(shmslab_alloc(slab, &refs[n++]), "alloc");
-	/* alloc_stolen: another attachment keeps a slot back; empty the lists; take it */
 	need(shmslab_open(segment, &other), "open");
+	/* alloc_taken, alloc_local_popped: another attachment's slot, freed
+	 * here, goes to its remote list, which its next alloc takes whole */
+	need(shmslab_alloc(other, &d), "alloc");
+	need(shmslab_alloc(slab, &e), "alloc");
+	need(shmslab_free(slab, e), "free"); /* kept back: the next free goes home */
+	need(shmslab_free(slab, d), "free");
+	need(shmslab_alloc(other, &d), "alloc");
+	need(shmslab_free(other, d), "free");
+	/* alloc_stolen: the other attachment keeps a slot back; empty the lists; take it */
 	need(shmslab_alloc(other, &c), "alloc");
 	need(shmslab_free(other, c), "free");
 	while (n < 63 && shmslab_alloc(slab, &refs[n]) == 0)
