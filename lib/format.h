@@ -21,7 +21,7 @@
 
 #define CACHE_LINE	   64
 #define LAYOUT_VERSION	   5u
-#define LAYOUT_FINGERPRINT 0x1d859b96u /* shmslab__fingerprint() of this format */
+#define LAYOUT_FINGERPRINT 0xd46c5fb2u /* shmslab__fingerprint() of this format */
 #define SEG_MAGIC	   "shmslab" /* the first 8 bytes of every segment, its NUL included */
 #define INIT_READY	   0x52454459u /* "REDY": stored last, with release, by the creator */
 #define MAX_PAGES	   32u	       /* page p holds first_page_slots << p slots */
@@ -81,7 +81,11 @@ struct seg_control {
 	 * under way) and before it unblocks them (even): a thread's local list
 	 * taken before a change is the recovery's, not the thread's */
 	_Atomic uint32_t limbo_walks;
-	uint8_t pad[CACHE_LINE - 12];
+	/* set where slots may have been left on no list with no lane naming
+	 * them (a local list given up after a walk it straddled): the next
+	 * recovery walks the lists, which puts them back */
+	_Atomic uint32_t walk_wanted;
+	uint8_t pad[CACHE_LINE - 16];
 };
 _Static_assert(sizeof(struct seg_control) == CACHE_LINE, "seg_control layout");
 #define SEG_SHARDS_OFF (SEG_CONTROL_OFF + CACHE_LINE)
@@ -310,6 +314,7 @@ static inline uint64_t lock_byte_grow(uint32_t max_procs)
 	X(offsetof(struct seg_header, sleepers_off)) X(SEG_CONTROL_OFF)                          \
 	X(sizeof(struct seg_control)) X(offsetof(struct seg_control, growing))                   \
 	X(offsetof(struct seg_control, limbo_walks)) X(offsetof(struct lane, local))             \
+	X(offsetof(struct seg_control, walk_wanted))                                             \
 	X(offsetof(struct lane, local_walks)) X(offsetof(struct proc_entry, remote))             \
 	X(LANE_TAKE) X(ST_RELISTED) X(offsetof(struct slot_meta, home))                          \
 	X(sizeof(struct shard)) X(offsetof(struct shard, saved_top))                             \

@@ -97,7 +97,9 @@ static bool limbo_possible(struct shmslab *s, const struct recovery *r)
 			return true;
 	/* relaxed: under the recovery lock, which orders every change of it;
 	 * odd: a walk began and never ended, so a take may have left its chain */
-	if (shmslab__queue_is_blocked(s) || (sa_load_relaxed_u32(&s->control->limbo_walks) & 1))
+	if (shmslab__queue_is_blocked(s) || (sa_load_relaxed_u32(&s->control->limbo_walks) & 1) ||
+	    /* relaxed: a hint set by a thread that gave up a list; the walk decides */
+	    sa_load_relaxed_u32(&s->control->walk_wanted) != 0)
 		return true;
 	for_each_lane (s, e, lane)
 		/* acquire: a lane of a dead process is final; as every lane read */
@@ -110,9 +112,14 @@ static bool limbo_possible(struct shmslab *s, const struct recovery *r)
 /* Whether a thread of a live process holds a local list (a hint: it may be one given up). */
 static bool local_lists_held(struct shmslab *s, const struct recovery *r)
 {
+	/* relaxed: under the recovery lock, which orders every change of it */
+	uint32_t walks = sa_load_relaxed_u32(&s->control->limbo_walks);
+
 	for_each_lane (s, e, lane)
-		/* relaxed: a hint; the walk decides, slot by slot, by CAS */
-		if (!is_dead(r, e) && sa_load_relaxed_u32(&lane->local) != 0)
+		/* relaxed: a hint; the walk decides, slot by slot, by CAS.  A list
+		 * taken before the last walk is that walk's already */
+		if (!is_dead(r, e) && sa_load_relaxed_u32(&lane->local) != 0 &&
+		    sa_load_relaxed_u32(&lane->local_walks) == walks)
 			return true;
 	return false;
 }
@@ -271,11 +278,13 @@ static void walk_begin(struct shmslab *s)
 	/* seq_cst: before the blocking CASes that follow, for every later look;
 	 * odd already if a walk before ours never ended */
 	(void)sa_fetch_or_seq_cst_u32(&s->control->limbo_walks, 1);
+	/* relaxed: a hint; whoever sets it after this sees its slots walked next time */
+	sa_store_relaxed_u32(&s->control->walk_wanted, 0);
 }
 
 /*
  * Give back every list and cell that a recoverer holds (ours, or one that
- * died).  limbo_walks moves on first: whoever pops a slot the walk put back
+ * died).  limbo_walks moves on first if a walk began: whoever pops a slot the walk put back
  * on a list acquires its list head after this store, so a thread that then
  * reads that slot's state reads the new count too, and gives up a local
  * list taken before (slots.c, local_pop).
@@ -285,26 +294,28 @@ static void unblock_all(struct shmslab *s)
 	/* relaxed load: under the recovery lock */
 	uint32_t walks = sa_load_relaxed_u32(&s->control->limbo_walks);
 
-	/* release: ordered before the unblocking CASes, which are releases too */
-	sa_store_release_u32(&s->control->limbo_walks, (walks | 1) + 1);
+	/* even: no walk, ours or a dead recoverer's, can have put a slot back,
+	 * and local lists stay their threads'; release: ordered before the
+	 * unblocking CASes, which are releases too */
+	if (walks & 1)
+		sa_store_release_u32(&s->control->limbo_walks, walks + 1);
 	shmslab__queue_unblock(s);
 	for (uint32_t k = 0; k < shmslab__lists(s); k++)
 		shmslab__freelist_unblock(s, k);
 }
 
 /*
- * Mark the FREE slot IDX, on no list, RELISTED before linking it on one: a
- * live thread that has it on its local list then fails its CAS on the state,
- * and whoever wins the CAS has the slot.  False when the thread won.
+ * Mark the FREE slot IDX, on no list, RELISTED in the same look that found it
+ * so (its state then, ST), before it may be linked on a list: a live thread
+ * that has it on its local list then fails its CAS on the state, and whoever
+ * wins has the slot.  The CAS is against the word the look read, so a slot
+ * popped and freed again since is not taken for the one we saw.  False when
+ * the word moved on.
  */
-static bool relist(struct shmslab *s, uint32_t idx)
+static bool relist(struct shmslab *s, uint32_t idx, uint64_t st)
 {
-	_Atomic uint64_t *state = &slot_meta(s, idx)->state;
-	/* acquire: as any look at a slot's holder */
-	uint64_t st = sa_load_acquire_u64(state);
-
 	/* acq_rel: as local_pop's CAS, which it races */
-	return st_kind(st) == KIND_FREE && sa_cas_acq_rel_u64(state, &st, st | ST_RELISTED);
+	return sa_cas_acq_rel_u64(&slot_meta(s, idx)->state, &st, st | ST_RELISTED);
 }
 
 /*
@@ -335,9 +346,10 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 	if (err == 0) {
 		for (uint32_t i = 0; i < r->capacity; i++) {
 			/* acquire: a state read after L1, for the free windows (see above) */
-			uint32_t kind = st_kind(sa_load_acquire_u64(&slot_meta(s, i)->state));
+			uint64_t st = sa_load_acquire_u64(&slot_meta(s, i)->state);
+			uint32_t kind = st_kind(st);
 
-			if (kind == KIND_FREE && !(r->mark[i] & MARK_LISTED))
+			if (kind == KIND_FREE && !(r->mark[i] & MARK_LISTED) && relist(s, i, st))
 				r->mark[i] |= MARK_FREE;
 			else if (ring_ok && kind == KIND_QUEUED && !(r->mark[i] & MARK_QUEUED))
 				r->mark[i] |= MARK_LIMBO;
@@ -346,11 +358,17 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 		for (uint32_t i = 0; i < r->capacity; i++) {
 			_Atomic uint32_t *top = &s->shards[i % s->g.shards].saved_top;
 
-			if (r->mark[i] & MARK_LANE)
+			if (r->mark[i] & MARK_LANE) {
+				/* a FREE slot a live lane names may be one a thread's local
+				 * list held, given up for the RELISTED mark: a later walk
+				 * tells (relaxed: a hint) */
+				if (r->mark[i] & MARK_FREE)
+					sa_store_relaxed_u32(&s->control->walk_wanted, 1);
 				continue;
+			}
 			if (r->mark[i] & MARK_LIMBO)
 				reclaim_queue_orphan(s, r, i);
-			if (!(r->mark[i] & MARK_FREE) || !relist(s, i))
+			if (!(r->mark[i] & MARK_FREE))
 				continue;
 			/* lost: the list is ours while blocked, so relaxed stores link it
 			 * in, published by the unblocking CAS */

@@ -125,9 +125,13 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 	if (head == 0)
 		return -ENOSPC;
 	/* a head out of the segment is damage to our own lane: the list is lost
-	 * to us, and the next walk of the lists takes its slots back */
+	 * to us, and the next walk of the lists takes its slots back; a page we
+	 * cannot map yet leaves the list as it is, for the next alloc */
 	if ((err = slot_check(s, x)) != 0) {
-		err = err == -ERANGE ? -ENOSPC : err;
+		if (err != -ERANGE)
+			return err;
+		sa_store_relaxed_u32(&s->control->walk_wanted, 1); /* relaxed: a hint */
+		err = -ENOSPC;
 		goto drop;
 	}
 	m = slot_meta(s, x);
@@ -156,7 +160,7 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 	/* relaxed: the take's acquire ordered the pushers' links before us */
 	next = sa_load_relaxed_u32(&m->next);
 	/* a link out of the segment ends the list: the slot we have is good */
-	if (next == shmslab__freelist_nil(s) || slot_check(s, next) != 0)
+	if (next == shmslab__freelist_nil(s) || next >= s->g.max_slots)
 		local_drop(lane);
 	else
 		/* relaxed: our own lane */
@@ -169,23 +173,26 @@ drop:
 }
 
 /*
- * Take LIST whole as LANE's local list, which is empty.  The chain is
- * ours unless a recovery that walks the lists is under way: it counts the
- * chain among the slots on no list and takes it back, so we leave it to it.
- * 0, or -ENOSPC (nothing taken), or an error of the take.
+ * Take LIST whole as LANE's local list, which is empty, noting the walks of
+ * the lists so far: a walk that comes later takes the chain back (see
+ * local_pop).  0, or -ENOSPC (nothing taken), or an error of the take.
  */
 static int local_take(struct shmslab *s, struct lane *lane, uint32_t list)
 {
-	uint32_t top, walks;
+	/* acquire: before the take, as the read after it */
+	uint32_t top, walks = sa_load_acquire_u32(&s->control->limbo_walks);
 	int err = shmslab__freelist_take(s, list, lane, &top);
 
 	if (err)
 		return err;
-	/* acquire: ordered after the take's CAS.  Odd: a walk has begun that had
-	 * not blocked this list before our take, so it will find the chain on no
-	 * list and put it back: the chain is the walk's (see local_pop) */
-	walks = sa_load_acquire_u32(&s->control->limbo_walks);
-	if (walks & 1) {
+	/* acquire: ordered after the take's CAS.  The same count before and
+	 * after: a walk that puts the chain back blocks this list after our
+	 * take and moves the count on after that, which local_pop sees.  A
+	 * count that moved meanwhile: a walk began or ended around our take,
+	 * which may or may not have seen the chain on no list; it is given up,
+	 * and the next recovery walks the lists to put back what it holds */
+	if (sa_load_acquire_u32(&s->control->limbo_walks) != walks) {
+		sa_store_relaxed_u32(&s->control->walk_wanted, 1); /* relaxed: a hint */
 		shmslab__lane_set(lane, LANE_IDLE, 0);
 		return -ENOSPC;
 	}

@@ -222,19 +222,37 @@ START_TEST(test_remote_walk_takes_local_list_back)
 }
 END_TEST
 
-START_TEST(test_remote_take_during_a_walk_is_left_to_it)
+START_TEST(test_remote_take_during_a_walk_is_walked)
 {
 	shmslab_ref refs[BATCH], held;
 	uint32_t walks = atomic_load(&slab->control->limbo_walks);
 
 	freed_elsewhere(refs);
+	/* a walk began (its recoverer died before blocking anything) */
 	atomic_store(&slab->control->limbo_walks, walks | 1);
-	/* the take sees a walk under way: the chain is the walk's */
 	ck_assert_int_eq(shmslab_alloc(slab, &held), 0);
-	ck_assert(!among(refs, BATCH, held));
+	ck_assert(among(refs, BATCH, held));
 	ck_assert_uint_eq(remote_length(), 0);
-	ck_assert_uint_eq(atomic_load(&my_lane(slab)->local), 0);
-	ck_assert_int_eq(shmslab_recover(slab), BATCH);
+	ck_assert_uint_eq(atomic_load(&my_lane(slab)->local_walks), walks | 1);
+	/* the next recovery finishes the walk: the rest of the chain goes back */
+	ck_assert_int_eq(shmslab_recover(slab), BATCH - 1);
+	assert_invariant();
+	assert_rest_is_whole(&held, 1);
+}
+END_TEST
+
+START_TEST(test_remote_given_up_list_is_walked_next)
+{
+	shmslab_ref refs[BATCH], held;
+
+	freed_elsewhere(refs);
+	ck_assert_int_eq(shmslab_alloc(slab, &held), 0);
+	/* as a thread that gave its list up when a walk crossed its take: the
+	 * slots are on no list, and the next recovery must walk */
+	atomic_store(&my_lane(slab)->local, 0);
+	atomic_store(&slab->control->walk_wanted, 1);
+	ck_assert_int_eq(shmslab_recover(slab), BATCH - 1);
+	ck_assert_uint_eq(atomic_load(&slab->control->walk_wanted), 0);
 	assert_invariant();
 	assert_rest_is_whole(&held, 1);
 }
@@ -327,7 +345,8 @@ int main(void)
 	tcase_add_test(tc, test_remote_stolen_when_all_else_is_empty);
 	tcase_add_test(tc, test_remote_local_list_never_makes_an_alloc_fail);
 	tcase_add_test(tc, test_remote_walk_takes_local_list_back);
-	tcase_add_test(tc, test_remote_take_during_a_walk_is_left_to_it);
+	tcase_add_test(tc, test_remote_take_during_a_walk_is_walked);
+	tcase_add_test(tc, test_remote_given_up_list_is_walked_next);
 	tcase_add_test(tc, test_remote_relisted_head_is_given_up);
 	tcase_add_test(tc, test_remote_detach_gives_local_list_back);
 	tcase_add_test(tc, test_remote_bad_link_ends_local_list);
