@@ -38,12 +38,14 @@ enum {
 	MARK_QUEUED = 4, /* in a cell of the queue */
 	MARK_FREE = 8,	 /* FREE, on no list: lost, unless a live lane names it */
 	MARK_LIMBO = 16, /* QUEUED, in no cell: lost, unless a live lane names it */
+	MARK_POPPING = 32, /* named by a live lane as the top it pops */
 };
 
 struct recovery {
 	uint64_t *dead;		     /* bit per process-table entry */
 	uint32_t *pending;	     /* per entry: what could not be taken back yet */
 	uint8_t *mark;		     /* per slot, step 2: MARK_* */
+	uint64_t *seen;		     /* per slot, step 2: the state word a MARK_FREE slot had */
 	uint32_t capacity;	     /* slots this recovery looks at */
 	bool for_room;		     /* walk the lists if any thread holds a local list */
 	struct shmslab_recovery got; /* what it took back */
@@ -144,7 +146,7 @@ static void mark_live_lanes(struct shmslab *s, struct recovery *r)
 			end = page_start(&s->g, p) + s->g.page_slots[p];
 		}
 		for (uint32_t i = slot; i < end && i < r->capacity; i++)
-			r->mark[i] |= MARK_LANE;
+			r->mark[i] |= op == LANE_POP ? MARK_LANE | MARK_POPPING : MARK_LANE;
 	}
 }
 
@@ -284,33 +286,38 @@ static void walk_begin(struct shmslab *s)
 
 /*
  * Give back every list and cell that a recoverer holds (ours, or one that
- * died).  limbo_walks moves on first if a walk began: whoever pops a slot the walk put back
+ * died); WALKED: after a walk of ours that finished.  limbo_walks moves on first if a walk began: whoever pops a slot the walk put back
  * on a list acquires its list head after this store, so a thread that then
  * reads that slot's state reads the new count too, and gives up a local
  * list taken before (slots.c, local_pop).
  */
-static void unblock_all(struct shmslab *s)
+static void unblock_all(struct shmslab *s, bool walked)
 {
 	/* relaxed load: under the recovery lock */
 	uint32_t walks = sa_load_relaxed_u32(&s->control->limbo_walks);
 
 	/* even: no walk, ours or a dead recoverer's, can have put a slot back,
-	 * and local lists stay their threads'; release: ordered before the
-	 * unblocking CASes, which are releases too */
-	if (walks & 1)
+	 * and local lists stay their threads'.  Odd after a walk that did not
+	 * finish (WALKED false): the lists it may have put slots back on are
+	 * given up, and what it did not put back waits for the next walk */
+	if (walks & 1) {
+		if (!walked)
+			sa_store_relaxed_u32(&s->control->walk_wanted, 1); /* relaxed: a hint */
+		/* release: ordered before the unblocking CASes, releases too */
 		sa_store_release_u32(&s->control->limbo_walks, walks + 1);
+	}
 	shmslab__queue_unblock(s);
 	for (uint32_t k = 0; k < shmslab__lists(s); k++)
 		shmslab__freelist_unblock(s, k);
 }
 
 /*
- * Mark the FREE slot IDX, on no list, RELISTED in the same look that found it
- * so (its state then, ST), before it may be linked on a list: a live thread
- * that has it on its local list then fails its CAS on the state, and whoever
- * wins has the slot.  The CAS is against the word the look read, so a slot
- * popped and freed again since is not taken for the one we saw.  False when
- * the word moved on.
+ * Mark the FREE slot IDX, on no list and named by no live lane, RELISTED
+ * before linking it on a list: a live thread that has it on its local list
+ * then fails its CAS on the state, and whoever wins has the slot.  The CAS
+ * is against ST, the word the look found FREE, so a slot popped and freed
+ * again since (whose new free a lane read before the look did not name) is
+ * not taken for the one we saw.  False when the word moved on.
  */
 static bool relist(struct shmslab *s, uint32_t idx, uint64_t st)
 {
@@ -349,8 +356,10 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 			uint64_t st = sa_load_acquire_u64(&slot_meta(s, i)->state);
 			uint32_t kind = st_kind(st);
 
-			if (kind == KIND_FREE && !(r->mark[i] & MARK_LISTED) && relist(s, i, st))
+			if (kind == KIND_FREE && !(r->mark[i] & MARK_LISTED)) {
 				r->mark[i] |= MARK_FREE;
+				r->seen[i] = st;
+			}
 			else if (ring_ok && kind == KIND_QUEUED && !(r->mark[i] & MARK_QUEUED))
 				r->mark[i] |= MARK_LIMBO;
 		}
@@ -359,16 +368,16 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 			_Atomic uint32_t *top = &s->shards[i % s->g.shards].saved_top;
 
 			if (r->mark[i] & MARK_LANE) {
-				/* a FREE slot a live lane names may be one a thread's local
-				 * list held, given up for the RELISTED mark: a later walk
-				 * tells (relaxed: a hint) */
-				if (r->mark[i] & MARK_FREE)
+				/* a FREE slot a live popper names may be one of a thread's
+				 * local list (a stale look), which that thread gives up
+				 * for the walk: a later walk tells (relaxed: a hint) */
+				if ((r->mark[i] & MARK_FREE) && (r->mark[i] & MARK_POPPING))
 					sa_store_relaxed_u32(&s->control->walk_wanted, 1);
 				continue;
 			}
 			if (r->mark[i] & MARK_LIMBO)
 				reclaim_queue_orphan(s, r, i);
-			if (!(r->mark[i] & MARK_FREE))
+			if (!(r->mark[i] & MARK_FREE) || !relist(s, i, r->seen[i]))
 				continue;
 			/* lost: the list is ours while blocked, so relaxed stores link it
 			 * in, published by the unblocking CAS */
@@ -380,7 +389,7 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 		settle_dead_lanes(s, r, ring_ok);
 	}
 	/* a bad chain goes back as it was: pops will report it, nothing is wedged */
-	unblock_all(s);
+	unblock_all(s, err == 0);
 	return err;
 }
 
@@ -492,7 +501,7 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	int err = r->dead == NULL || r->pending == NULL ? -ENOMEM : shmslab__map_refresh(s, 0);
 
 	if (err && err != -ERANGE) {
-		unblock_all(s);
+		unblock_all(s, false);
 		return err;
 	}
 	err = 0; /* -ERANGE: recovery looks at the capacity already mapped */
@@ -504,12 +513,16 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	 * what other threads hold there never makes an alloc fail */
 	if (limbo_possible(s, r) || (r->for_room && local_lists_held(s, r))) {
 		r->mark = malloc(r->capacity);
-		if (r->mark == NULL) {
-			unblock_all(s);
+		r->seen = malloc((size_t)r->capacity * sizeof(*r->seen));
+		if (r->mark == NULL || r->seen == NULL) {
+			free(r->mark);
+			free(r->seen);
+			unblock_all(s, false);
 			return -ENOMEM;
 		}
 		err = recover_limbo(s, r);
 		free(r->mark);
+		free(r->seen);
 	}
 	/* a dead process's locks and sleeper marks go whatever else is damaged:
 	 * they wedge waiters, or make every send wake nobody */

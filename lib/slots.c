@@ -97,11 +97,16 @@ static bool generation_turn(struct shmslab *s, struct slot_meta *m, uint32_t gen
 	return true;
 }
 
-/* Give up LANE's local list: a recovery has taken it back, or it ends in damage. */
-static void local_drop(struct lane *lane)
+/*
+ * Give up LANE's local list: a walk has taken it back, or (DAMAGED) it ends
+ * in damage, and the next walk is asked to put back what it held.
+ */
+static void local_drop(struct shmslab *s, struct lane *lane, bool damaged)
 {
-	/* relaxed: our own lane */
+	/* relaxed: our own lane, and a hint for the next recovery */
 	sa_store_relaxed_u32(&lane->local, 0);
+	if (damaged)
+		sa_store_relaxed_u32(&s->control->walk_wanted, 1);
 }
 
 /*
@@ -130,9 +135,8 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 	if ((err = slot_check(s, x)) != 0) {
 		if (err != -ERANGE)
 			return err;
-		sa_store_relaxed_u32(&s->control->walk_wanted, 1); /* relaxed: a hint */
-		err = -ENOSPC;
-		goto drop;
+		local_drop(s, lane, true);
+		return -ENOSPC;
 	}
 	m = slot_meta(s, x);
 	/* acquire: a state stored after a recovery gave the lists back comes
@@ -144,9 +148,10 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 		err = -ENOSPC;
 		goto drop;
 	}
-	err = SHMSLAB_ECORRUPT; /* no recovery moved it, yet it is not free */
-	if (st_kind(st) != KIND_FREE)
-		goto drop;
+	if (st_kind(st) != KIND_FREE) {
+		local_drop(s, lane, true); /* no walk moved it, yet it is not free */
+		return SHMSLAB_ECORRUPT;
+	}
 	*gen = gen_of_free(st);
 	/* acq_rel: exactly one of us and a relisting recovery wins; the winner
 	 * sees the slot as the loser last saw it */
@@ -160,15 +165,17 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 	/* relaxed: the take's acquire ordered the pushers' links before us */
 	next = sa_load_relaxed_u32(&m->next);
 	/* a link out of the segment ends the list: the slot we have is good */
-	if (next == shmslab__freelist_nil(s) || next >= s->g.max_slots)
-		local_drop(lane);
+	if (next == shmslab__freelist_nil(s))
+		local_drop(s, lane, false);
+	else if (next >= s->g.max_slots)
+		local_drop(s, lane, true);
 	else
 		/* relaxed: our own lane */
 		sa_store_relaxed_u32(&lane->local, next + 1);
 	*idx = x;
 	return 0;
 drop:
-	local_drop(lane);
+	local_drop(s, lane, false);
 	return err;
 }
 
@@ -404,7 +411,8 @@ int shmslab__slot_take(struct shmslab *s, struct lane *lane, uint32_t *idx, uint
 		    shmslab__freelist_nil(s) &&
 	    local_take(s, lane, shmslab__remote_list(s, s->self)) == 0)
 		err = local_pop(s, lane, idx, gen);
-	if (err != -ENOSPC)
+	/* a page of the local list we cannot map yet leaves the shards */
+	if (err == 0 || err == SHMSLAB_ECORRUPT)
 		return err;
 	first = current_shard(s);
 	do {
@@ -515,13 +523,18 @@ int shmslab__slots_leave(struct shmslab *s, struct lane *lane, uint32_t *from)
 
 	/* each slot of a local list is taken as an alloc would, and pushed as a
 	 * free does, so that a death here is one of theirs */
-	for (uint32_t l = 0; l < LANES; l++)
+	for (uint32_t l = 0; l < LANES; l++) {
 		while (local_pop(s, &s->me->lanes[l], &idx, &gen) == 0) {
 			/* release: as a free's close; no reference to it was handed out */
 			sa_store_release_u64(&slot_meta(s, idx)->state, st_make(KIND_FREEING, id, gen));
 			if (shmslab__slot_push(s, lane, idx, gen) == -EAGAIN)
 				return -EAGAIN;
 		}
+		/* relaxed: ours; a list that could not be drained (a page we
+		 * cannot map) is left to the next walk */
+		if (sa_load_relaxed_u32(&s->me->lanes[l].local) != 0)
+			local_drop(s, &s->me->lanes[l], true);
+	}
 
 	for (uint32_t i = *from; i < cap; i++) {
 		struct slot_meta *m = slot_meta(s, i);

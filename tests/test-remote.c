@@ -258,6 +258,31 @@ START_TEST(test_remote_given_up_list_is_walked_next)
 }
 END_TEST
 
+START_TEST(test_remote_walk_leaves_a_live_freer_alone)
+{
+	struct lane *lane = shmslab__lane_enter(slab);
+	_Atomic uint64_t *state;
+	shmslab_ref ref;
+	uint64_t st;
+
+	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
+	/* as a live free whose push met the lists blocked: FREE, named, on none */
+	state = &slot_meta(slab, (uint32_t)ref)->state;
+	st = st_make(KIND_FREE, 0, gen_next(st_gen(atomic_load(state))));
+	atomic_store(state, st);
+	shmslab__lane_set(lane, LANE_FREE, (uint32_t)ref);
+	atomic_store(&slab->control->walk_wanted, 1);
+	ck_assert_int_eq(shmslab_recover(other), 0);
+	/* the walk neither took it nor marked it: the freer's push is the one */
+	ck_assert_uint_eq(atomic_load(state), st);
+	ck_assert_uint_eq(atomic_load(&slab->control->walk_wanted), 0);
+	ck_assert_int_eq(shmslab__lane_push(slab, lane), 0);
+	shmslab__lane_leave(slab, lane);
+	assert_invariant();
+	assert_rest_is_whole(NULL, 0);
+}
+END_TEST
+
 START_TEST(test_remote_relisted_head_is_given_up)
 {
 	shmslab_ref refs[BATCH], held, ref;
@@ -347,6 +372,7 @@ int main(void)
 	tcase_add_test(tc, test_remote_walk_takes_local_list_back);
 	tcase_add_test(tc, test_remote_take_during_a_walk_is_walked);
 	tcase_add_test(tc, test_remote_given_up_list_is_walked_next);
+	tcase_add_test(tc, test_remote_walk_leaves_a_live_freer_alone);
 	tcase_add_test(tc, test_remote_relisted_head_is_given_up);
 	tcase_add_test(tc, test_remote_detach_gives_local_list_back);
 	tcase_add_test(tc, test_remote_bad_link_ends_local_list);
