@@ -142,18 +142,24 @@ START_TEST(test_remote_own_free_is_not_remote)
 }
 END_TEST
 
-START_TEST(test_remote_stolen_when_all_else_is_empty)
+/* slab allocates every slot into REFS, and the other attachment frees them all. */
+static void all_freed_elsewhere(shmslab_ref *refs)
 {
-	shmslab_ref refs[SLOTS], ref;
+	shmslab_ref ref;
 
 	for (int i = 0; i < SLOTS; i++)
 		ck_assert_int_eq(shmslab_alloc(slab, &refs[i]), 0);
 	ck_assert_int_eq(shmslab_alloc(other, &ref), -ENOSPC);
 	for (int i = 0; i < SLOTS; i++)
 		ck_assert_int_eq(shmslab_free(other, refs[i]), 0);
-	/* the first it keeps back; every other slot is on slab's remote list */
-	ck_assert_uint_eq(remote_length(), SLOTS - 1);
-	for (int i = 0; i < SLOTS; i++) {
+}
+
+/* The other attachment gets REFS[FROM..SLOTS), all distinct, and then nobody gets any. */
+static void other_gets_the_rest(shmslab_ref *refs, int from)
+{
+	shmslab_ref ref;
+
+	for (int i = from; i < SLOTS; i++) {
 		ck_assert_int_eq(shmslab_alloc(other, &refs[i]), 0);
 		ck_assert(!among(refs, i, refs[i]));
 	}
@@ -161,28 +167,29 @@ START_TEST(test_remote_stolen_when_all_else_is_empty)
 	ck_assert_int_eq(shmslab_alloc(slab, &ref), -ENOSPC);
 	assert_invariant();
 }
+
+START_TEST(test_remote_stolen_when_all_else_is_empty)
+{
+	shmslab_ref refs[SLOTS];
+
+	all_freed_elsewhere(refs);
+	/* the first it keeps back; every other slot is on slab's remote list */
+	ck_assert_uint_eq(remote_length(), SLOTS - 1);
+	other_gets_the_rest(refs, 0);
+}
 END_TEST
 
 START_TEST(test_remote_local_list_never_makes_an_alloc_fail)
 {
-	shmslab_ref refs[SLOTS], ref;
+	shmslab_ref refs[SLOTS];
 
-	for (int i = 0; i < SLOTS; i++)
-		ck_assert_int_eq(shmslab_alloc(slab, &refs[i]), 0);
-	for (int i = 0; i < SLOTS; i++)
-		ck_assert_int_eq(shmslab_free(other, refs[i]), 0);
+	all_freed_elsewhere(refs);
 	/* the other keeps the first; slab takes the rest, one allocated, the
 	 * others on its local list */
 	ck_assert_int_eq(shmslab_alloc(slab, &refs[0]), 0);
 	ck_assert_uint_ne(atomic_load(&my_lane(slab)->local), 0);
 	/* the other attachment finds no list with a slot: a walk gives it the rest */
-	for (int i = 1; i < SLOTS; i++) {
-		ck_assert_int_eq(shmslab_alloc(other, &refs[i]), 0);
-		ck_assert(!among(refs, i, refs[i]));
-	}
-	ck_assert_int_eq(shmslab_alloc(other, &ref), -ENOSPC);
-	ck_assert_int_eq(shmslab_alloc(slab, &ref), -ENOSPC);
-	assert_invariant();
+	other_gets_the_rest(refs, 1);
 }
 END_TEST
 
