@@ -91,38 +91,35 @@ static bool mark_dead(struct shmslab *s, struct recovery *r)
 	return any;
 }
 
-/* Whether step 2 is needed: a dead lane in a window, or a list left blocked. */
+/*
+ * Whether step 2 is needed: a dead lane in a window or with a local list, a
+ * list left blocked, a walk left unfinished or asked for, or, for an alloc
+ * that found no room, a live thread's local list that no walk has taken yet.
+ */
 static bool limbo_possible(struct shmslab *s, const struct recovery *r)
-{
-	for (uint32_t k = 0; k < shmslab__lists(s); k++)
-		if (shmslab__freelist_is_blocked(s, k))
-			return true;
-	/* relaxed: under the recovery lock, which orders every change of it;
-	 * odd: a walk began and never ended, so a take may have left its chain */
-	if (shmslab__queue_is_blocked(s) || (sa_load_relaxed_u32(&s->control->limbo_walks) & 1) ||
-	    /* relaxed: a hint set by a thread that gave up a list; the walk decides */
-	    sa_load_relaxed_u32(&s->control->walk_wanted) != 0)
-		return true;
-	for_each_lane (s, e, lane)
-		/* acquire: a lane of a dead process is final; as every lane read */
-		if (is_dead(r, e) && (sa_load_acquire_u64(&lane->window) >> 32 != LANE_IDLE ||
-				      sa_load_acquire_u32(&lane->local) != 0))
-			return true;
-	return false;
-}
-
-/* Whether a thread of a live process holds a local list (a hint: it may be one given up). */
-static bool local_lists_held(struct shmslab *s, const struct recovery *r)
 {
 	/* relaxed: under the recovery lock, which orders every change of it */
 	uint32_t walks = sa_load_relaxed_u32(&s->control->limbo_walks);
 
-	for_each_lane (s, e, lane)
+	for (uint32_t k = 0; k < shmslab__lists(s); k++)
+		if (shmslab__freelist_is_blocked(s, k))
+			return true;
+	/* odd: a walk began and never ended, so a take may have left its chain;
+	 * relaxed walk_wanted: a hint set by a thread that gave up a list */
+	if (shmslab__queue_is_blocked(s) || (walks & 1) ||
+	    sa_load_relaxed_u32(&s->control->walk_wanted) != 0)
+		return true;
+	for_each_lane (s, e, lane) {
+		/* acquire: a lane of a dead process is final; as every lane read */
+		if (is_dead(r, e) && (sa_load_acquire_u64(&lane->window) >> 32 != LANE_IDLE ||
+				      sa_load_acquire_u32(&lane->local) != 0))
+			return true;
 		/* relaxed: a hint; the walk decides, slot by slot, by CAS.  A list
 		 * taken before the last walk is that walk's already */
-		if (!is_dead(r, e) && sa_load_relaxed_u32(&lane->local) != 0 &&
+		if (r->for_room && !is_dead(r, e) && sa_load_relaxed_u32(&lane->local) != 0 &&
 		    sa_load_relaxed_u32(&lane->local_walks) == walks)
 			return true;
+	}
 	return false;
 }
 
@@ -507,11 +504,11 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	err = 0; /* -ERANGE: recovery looks at the capacity already mapped */
 	/* acquire: the pages of every slot below it are mapped */
 	r->capacity = sa_load_acquire_u32(&s->capacity_known);
-	if (!mark_dead(s, r) && !limbo_possible(s, r) && !(r->for_room && local_lists_held(s, r)))
+	if (!mark_dead(s, r) && !limbo_possible(s, r))
 		return 0; /* the common case, cheap: one look at each entry and list */
-	/* an alloc that found no room walks the lists to take local lists back:
-	 * what other threads hold there never makes an alloc fail */
-	if (limbo_possible(s, r) || (r->for_room && local_lists_held(s, r))) {
+	/* an alloc that found no room walks the lists to take local lists back
+	 * (limbo_possible): what other threads hold there never makes it fail */
+	if (limbo_possible(s, r)) {
 		r->mark = malloc(r->capacity);
 		r->seen = malloc((size_t)r->capacity * sizeof(*r->seen));
 		if (r->mark == NULL || r->seen == NULL) {
