@@ -48,9 +48,9 @@ extern "C" {
 #endif
 
 #define SHMSLAB_VERSION_MAJOR  0
-#define SHMSLAB_VERSION_MINOR  5
+#define SHMSLAB_VERSION_MINOR  6
 #define SHMSLAB_VERSION_PATCH  0
-#define SHMSLAB_VERSION_STRING "0.5.0"
+#define SHMSLAB_VERSION_STRING "0.6.0"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SHMSLAB_NODISCARD __attribute__((warn_unused_result))
@@ -75,6 +75,7 @@ extern "C" {
 #define SHMSLAB_PROCS_MAX     4096u		  /* processes attached at once */
 #define SHMSLAB_SHARDS_MAX    64u		  /* free-list shards */
 #define SHMSLAB_SIZE_MAX      (UINT64_C(1) << 46) /* bytes per segment */
+#define SHMSLAB_SUBSCRIBERS_MAX 32u		  /* subscriptions at once */
 
 struct shmslab; /* a process's attachment to one segment; opaque */
 
@@ -96,6 +97,9 @@ struct shmslab_config {
 	mode_t mode;	      /* permission bits of the segment (default 0600) */
 	/* Additions to the contract: */
 	uint32_t shards; /* free-list shards; 0 = one per CPU (default) */
+	/* publish/subscribe (see shmslab_subscribe) */
+	uint32_t max_subscribers; /* subscriptions at once, 1..SHMSLAB_SUBSCRIBERS_MAX; 0 = 16 (default) */
+	uint32_t fanout_depth;	  /* messages a subscriber may have waiting; 0 = slot_count (default) */
 };
 
 struct shmslab_view { /* a zero-copy window on one slot, held locked */
@@ -124,6 +128,10 @@ struct shmslab_stats { /* a consistent-enough snapshot for diagnostics */
 	uint64_t dead_procs;	 /* entries of processes that died, not yet recovered */
 	uint64_t queue_depth;	 /* references the handoff queue holds at most */
 	uint64_t retired;	 /* slots whose generations are used up (see shmslab_free) */
+	uint64_t subscribers;	 /* subscriptions now (publish/subscribe) */
+	uint64_t published;	 /* slots published, held by subscribers that have not let go */
+	uint64_t max_subscribers;
+	uint64_t fanout_depth;
 };
 
 /* Fill in the defaults above. */
@@ -306,6 +314,60 @@ SHMSLAB_API SHMSLAB_NODISCARD int shmslab_recv_many(struct shmslab *slab, shmsla
 						    unsigned n, int timeout_ms);
 
 /*
+ * Publish/subscribe: every subscription receives every message published
+ * while it exists, zero-copy (one slot, shared read-only by all of them),
+ * all subscriptions in the same order (one publisher's in the order it
+ * published).  A segment holds max_subscribers subscriptions at once; a
+ * process may hold several, and its threads may share one.
+ *
+ * shmslab_subscribe: a new subscription, which receives what is published
+ * after it returns and nothing published before.  Errors: -EUSERS
+ * (max_subscribers subscriptions exist, once what dead processes held is
+ * recovered), -ENOMEM, -EINVAL.
+ *
+ * shmslab_unsubscribe: ends SUB and frees it; every message it holds or has
+ * not received yet is let go (a slot goes back to the free lists when its
+ * last subscription lets go).  No other thread may use SUB meanwhile or
+ * after.  O(slots): it looks at every slot for those it holds.
+ * shmslab_close ends the handle's subscriptions the same way.
+ *
+ * shmslab_publish: hands the slot of REF, which the caller holds allocated
+ * (or received from the queue), to every subscription of the moment, and
+ * answers how many; with none, the slot is freed and 0 answered.  From then
+ * on the slot is read-only: shmslab_read and shmslab_read_begin work with
+ * the reference, shmslab_store, write_begin, free, send and publish answer
+ * -EBUSY.  The publisher's cost does not grow with the number of
+ * subscriptions.  Never waits for room.  Errors: -ENOSPC (a subscription
+ * has fanout_depth messages waiting that it has not received; nothing is
+ * published, the slot stays the caller's), -EBUSY (queued, published, or a
+ * writer holds it), -ESTALE, -EINVAL.  A process killed inside publish
+ * leaves the message delivered to every subscription of that instant or to
+ * none, its slot never lost.
+ *
+ * shmslab_sub_recv: the next message of SUB into *ref, as shmslab_recv
+ * waits (timeout_ms -1 forever, 0 polls); the subscription holds it until
+ * shmslab_sub_release.  Errors: -EAGAIN (timeout_ms 0, nothing waiting),
+ * -ETIMEDOUT, -EINTR, -EBADF (the handle is being closed), -EINVAL.
+ *
+ * shmslab_sub_release: SUB is done with REF, which it received; the slot is
+ * freed when its last subscription lets go (waiting for its readers, as
+ * shmslab_free).  Errors: -EINVAL (SUB did not receive REF, or a bad
+ * reference), -ESTALE (released already).
+ *
+ * A subscription whose process died never holds publishers back: recovery
+ * lets go of what it held and frees its place, and a publish that finds a
+ * dead subscription full recovers before it answers -ENOSPC.
+ */
+struct shmslab_sub; /* one subscription of one process; opaque */
+
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_subscribe(struct shmslab *slab, struct shmslab_sub **out);
+SHMSLAB_API int shmslab_unsubscribe(struct shmslab_sub *sub);
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_publish(struct shmslab *slab, shmslab_ref ref);
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_sub_recv(struct shmslab_sub *sub, shmslab_ref *ref,
+						   int timeout_ms);
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_sub_release(struct shmslab_sub *sub, shmslab_ref ref);
+
+/*
  * A snapshot for diagnostics.  Walks the slot table: O(slots).
  */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_stat(struct shmslab *slab, struct shmslab_stats *st);
@@ -329,6 +391,7 @@ struct shmslab_recovery {
 	uint64_t slots; /* back on the free lists */
 	uint64_t locks; /* read and write locks released */
 	uint64_t procs; /* process-table entries freed */
+	uint64_t subscriptions; /* subscriptions of dead processes ended */
 };
 
 /*
@@ -344,7 +407,8 @@ enum shmslab_slot_state {
 	SHMSLAB_SLOT_OWNED = 1,	 /* allocated */
 	SHMSLAB_SLOT_QUEUED = 2, /* in the handoff queue */
 	SHMSLAB_SLOT_BUSY = 3,	 /* being freed: waiting for its readers to leave */
-	SHMSLAB_SLOT_RETIRED = 4 /* its generations are used up: never handed out again */
+	SHMSLAB_SLOT_RETIRED = 4, /* its generations are used up: never handed out again */
+	SHMSLAB_SLOT_PUBLISHED = 5 /* published: read-only, until its last subscriber lets go */
 };
 
 struct shmslab_slot_info {
@@ -382,6 +446,23 @@ struct shmslab_proc_info {
 /* Fill in *info for process-table entry ENTRY.  Errors: -EINVAL. */
 SHMSLAB_API SHMSLAB_NODISCARD int shmslab_proc_info(struct shmslab *slab, uint32_t entry,
 						    struct shmslab_proc_info *info);
+
+struct shmslab_sub_info {
+	uint32_t index;	   /* place in the subscription table */
+	uint32_t live;	   /* 1 if a subscription holds this place */
+	int32_t entry;	   /* process-table entry of its process, -1 if none */
+	uint32_t alive;	   /* 1 if that process still runs */
+	uint64_t waiting;  /* messages published to it and not received yet */
+	uint64_t held;	   /* messages received and not released (counted over every slot) */
+	uint64_t received; /* messages received since it subscribed */
+};
+
+/*
+ * Fill in *info for place INDEX of the subscription table
+ * (0 .. max_subscribers - 1).  Errors: -EINVAL (index out of range).
+ */
+SHMSLAB_API SHMSLAB_NODISCARD int shmslab_sub_info(struct shmslab *slab, uint32_t index,
+						   struct shmslab_sub_info *info);
 
 /* The name of an error code (a static string; never NULL). */
 SHMSLAB_API const char *shmslab_strerror(int err);

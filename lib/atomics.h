@@ -92,6 +92,10 @@ _Static_assert(sizeof(_Atomic uint32_t) == 4, "32-bit atomics must be plain word
 	{                                                                                  \
 		return atomic_fetch_and_explicit(p, v, memory_order_release);              \
 	}                                                                                  \
+	static inline T sa_fetch_and_acq_rel_##W(_Atomic T *p, T v)                        \
+	{                                                                                  \
+		return atomic_fetch_and_explicit(p, v, memory_order_acq_rel);              \
+	}                                                                                  \
 	static inline T sa_fetch_and_seq_cst_##W(_Atomic T *p, T v)                        \
 	{                                                                                  \
 		return atomic_fetch_and_explicit(p, v, memory_order_seq_cst);              \

@@ -44,6 +44,9 @@ static int stat_call(struct shmslab *slab, struct shmslab_stats *st)
 		case KIND_RETIRED:
 			st->retired++;
 			break;
+		case KIND_PUBLISHED:
+			st->published++;
+			break;
 		default:
 			st->busy++;
 			break;
@@ -66,6 +69,12 @@ static int stat_call(struct shmslab *slab, struct shmslab_stats *st)
 	st->layout_version = LAYOUT_VERSION;
 	st->shards = slab->g.shards;
 	st->queue_depth = slab->g.queue_depth;
+	st->max_subscribers = slab->g.max_subscribers;
+	st->fanout_depth = slab->g.fanout_depth;
+	for (uint32_t i = 0; i < slab->g.max_subscribers; i++)
+		/* relaxed: a snapshot, as the slots' */
+		st->subscribers += sub_state(sa_load_relaxed_u64(&shmslab__sub_entry(slab, i)->state)) ==
+				   SUB_LIVE;
 	return 0;
 }
 
@@ -80,6 +89,7 @@ static int slot_info_call(struct shmslab *slab, uint64_t index, struct shmslab_s
 		[KIND_FREE] = SHMSLAB_SLOT_FREE,     [KIND_OWNED] = SHMSLAB_SLOT_OWNED,
 		[KIND_QUEUED] = SHMSLAB_SLOT_QUEUED, [KIND_FREEING] = SHMSLAB_SLOT_BUSY,
 		[KIND_CACHED] = SHMSLAB_SLOT_FREE,   [KIND_RETIRED] = SHMSLAB_SLOT_RETIRED,
+		[KIND_PUBLISHED] = SHMSLAB_SLOT_PUBLISHED,
 	};
 	struct slot_meta *m;
 	uint64_t st;
@@ -93,7 +103,7 @@ static int slot_info_call(struct shmslab *slab, uint64_t index, struct shmslab_s
 	m = slot_meta(slab, (uint32_t)index);
 	/* acquire: as any look at a slot's state; a snapshot */
 	st = sa_load_acquire_u64(&m->state);
-	if (st_kind(st) > KIND_RETIRED || st_writer(st) > slab->g.max_procs ||
+	if (st_kind(st) > KIND_PUBLISHED || st_writer(st) > slab->g.max_procs ||
 	    st_owner(st) > slab->g.max_procs)
 		return SHMSLAB_ECORRUPT;
 	memset(info, 0, sizeof(*info));
@@ -223,6 +233,68 @@ const char *shmslab_strerror(int err)
 	/* glibc before 2.32, musl: their strerror returns static text for known codes */
 	return strerror(-err);
 #endif
+}
+
+/* What subscription I holds: received, not released, counted over every slot. */
+static uint64_t sub_holdings(struct shmslab *s, uint32_t i, uint64_t start, uint64_t cursor)
+{
+	/* acquire: the pages of every slot below it are mapped */
+	uint32_t cap = sa_load_acquire_u32(&s->capacity_known);
+	uint64_t held = 0;
+
+	for (uint32_t x = 0; x < cap; x++) {
+		struct slot_meta *m = slot_meta(s, x);
+
+		/* relaxed, all three: a snapshot for diagnostics */
+		if (st_kind(sa_load_relaxed_u64(&m->state)) == KIND_PUBLISHED &&
+		    (sa_load_relaxed_u64(&m->subs) >> i) & 1 &&
+		    sa_load_relaxed_u64(&m->ticket) - start < cursor - start)
+			held++;
+	}
+	return held;
+}
+
+static int sub_info_call(struct shmslab *slab, uint32_t index, struct shmslab_sub_info *info)
+{
+	struct sub_entry *se;
+	uint64_t w, start, cursor, ticket;
+	int err;
+
+	if (info == NULL || index >= slab->g.max_subscribers)
+		return -EINVAL;
+	err = shmslab__map_refresh(slab, 0);
+	if (err && err != -ERANGE)
+		return err;
+	se = shmslab__sub_entry(slab, index);
+	/* acquire: a LIVE place comes with its cursors */
+	w = sa_load_acquire_u64(&se->state);
+	memset(info, 0, sizeof(*info));
+	info->index = index;
+	info->entry = -1;
+	if (sub_state(w) == SUB_FREE)
+		return 0;
+	if (sub_state(w) > SUB_LEAVING || sub_owner(w) == 0 || sub_owner(w) > slab->g.max_procs)
+		return SHMSLAB_ECORRUPT;
+	info->live = sub_state(w) == SUB_LIVE;
+	info->entry = (int32_t)sub_owner(w) - 1;
+	info->alive = shmslab__proc_alive(slab, sub_owner(w) - 1);
+	/* relaxed, all: a snapshot */
+	start = sa_load_relaxed_u64(&se->start);
+	cursor = sa_load_relaxed_u64(&se->cursor);
+	ticket = sa_load_relaxed_u64(&slab->fan->ticket);
+	if (info->live && (ticket - cursor > slab->g.fanout_depth || cursor - start > ticket - start))
+		return SHMSLAB_ECORRUPT;
+	if (info->live) {
+		info->waiting = ticket - cursor;
+		info->received = cursor - start;
+		info->held = sub_holdings(slab, index, start, cursor);
+	}
+	return 0;
+}
+
+int shmslab_sub_info(struct shmslab *slab, uint32_t index, struct shmslab_sub_info *info)
+{
+	return CALL(slab, false, sub_info_call(slab, index, info));
 }
 
 unsigned shmslab_version(void)

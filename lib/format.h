@@ -20,8 +20,8 @@
 #include "shmslab.h"
 
 #define CACHE_LINE	   64
-#define LAYOUT_VERSION	   5u
-#define LAYOUT_FINGERPRINT 0xd46c5fb2u /* shmslab__fingerprint() of this format */
+#define LAYOUT_VERSION	   6u
+#define LAYOUT_FINGERPRINT 0x1f2d82dau /* shmslab__fingerprint() of this format */
 #define SEG_MAGIC	   "shmslab" /* the first 8 bytes of every segment, its NUL included */
 #define INIT_READY	   0x52454459u /* "REDY": stored last, with release, by the creator */
 #define MAX_PAGES	   32u	       /* page p holds first_page_slots << p slots */
@@ -64,13 +64,20 @@ struct seg_header {
 	uint32_t queue_ring; /* cells in the queue: queue_depth rounded up to a power of two */
 	uint32_t reserved;
 	uint64_t sleepers_off;
-	uint8_t pad[40];
+	/* publish/subscribe: the fan-out region (fan_control, then the
+	 * subscription table, then the ring of fan_ring cells) */
+	uint32_t max_subscribers;
+	uint32_t fanout_depth;
+	uint64_t fan_off;
+	uint32_t fan_ring;
+	uint8_t pad[20];
 };
 _Static_assert(sizeof(struct seg_header) == 192, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, init_state) == 16, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, payload_stride) == 64, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, queue_off) == 128, "seg_header layout");
 _Static_assert(offsetof(struct seg_header, sleepers_off) == 144, "seg_header layout");
+_Static_assert(offsetof(struct seg_header, fan_off) == 160, "seg_header layout");
 
 #define SEG_CONTROL_OFF 192u
 /* Mutable segment-wide words, each hot one alone on its cache line. */
@@ -116,6 +123,7 @@ enum lane_op {
 	LANE_SEND = 4, /* slot = the slot this thread is handing to the queue */
 	LANE_RECV = 5, /* slot = the slot this thread is taking from the queue */
 	LANE_TAKE = 6, /* slot = the top of the remote list this thread is taking whole */
+	LANE_PUBLISH = 7, /* slot = the slot this thread is publishing (see fan_control.busy) */
 };
 struct lane {
 	_Atomic uint64_t window; /* (op << 32) | slot */
@@ -200,6 +208,69 @@ struct queue_control {
 _Static_assert(sizeof(struct queue_control) == 3 * CACHE_LINE, "queue_control layout");
 
 /*
+ * Publish/subscribe.  Ticket t of the fan-out ring lives in cell t mod
+ * fan_ring, as (lap << 32) | (slot + 1), lap = t / fan_ring; a cell of T's lap
+ * holding a slot is published, any other word is not yet.  Publishers, and
+ * whoever changes the set of subscriptions, take turns through busy (entry +
+ * 1 of the process in its turn, 0 when none): inside a turn, ticket,
+ * members, floor and the cells are written by the holder alone, so the
+ * subscriptions a message goes to are exactly the members of its ticket.
+ * A turn is a few stores; one left by a dead process is finished or undone
+ * by recovery (lib/DESIGN.md, "Publish/subscribe").
+ */
+struct fan_control {
+	_Atomic uint32_t busy;
+	uint32_t reserved;
+	_Atomic uint64_t ticket;  /* the next ticket to publish */
+	_Atomic uint64_t members; /* a bit per LIVE subscription */
+	_Atomic uint64_t floor;	  /* no member's cursor is below it */
+	uint8_t pad0[CACHE_LINE - 32];
+	/* subscriptions with a thread asleep, as the queue's sleepers: a bit
+	 * set by the first of a subscription's threads to sleep, cleared by the last */
+	_Atomic uint64_t sleepers;
+	_Atomic uint32_t signal; /* futex: bumped by a publisher that finds a sleeper's bit */
+	uint8_t pad1[CACHE_LINE - 12];
+};
+_Static_assert(sizeof(struct fan_control) == 2 * CACHE_LINE, "fan_control layout");
+#define SUBSCRIBERS_MAX 32u /* one bit each in members and in the low half of slot_meta.subs */
+#define SUBS_MASK	UINT64_C(0xffffffff)
+
+/*
+ * A subscription.  A process claims a FREE one with a CAS to CLAIMED plus
+ * its entry, joins in a turn (start and cursor = ticket, its bit into
+ * members, then LIVE), and leaves in a turn (its bit out of members, then
+ * LEAVING) before it clears its bit from every slot and stores FREE.
+ * Recovery does the same for one whose process died.
+ */
+enum sub_state {
+	SUB_FREE = 0,
+	SUB_CLAIMED = 1,
+	SUB_LIVE = 2,
+	SUB_LEAVING = 3,
+};
+struct sub_entry {
+	/* (incarnation << 32) | (owner entry + 1) << 8 | enum sub_state */
+	_Atomic uint64_t state;
+	_Atomic uint64_t cursor; /* the next ticket to receive: the subscription's threads CAS it */
+	_Atomic uint64_t start;	 /* the first ticket it receives */
+	uint8_t pad[CACHE_LINE - 24];
+};
+_Static_assert(sizeof(struct sub_entry) == CACHE_LINE, "sub_entry layout");
+
+static inline uint32_t sub_state(uint64_t word)
+{
+	return (uint32_t)word & 0xffu;
+}
+static inline uint32_t sub_owner(uint64_t word)
+{
+	return ((uint32_t)word >> 8) & 0xffffffu;
+}
+static inline uint64_t sub_word(uint64_t word, uint32_t owner, uint32_t state)
+{
+	return (word & ~(uint64_t)UINT32_MAX) | ((uint64_t)owner << 8) | state;
+}
+
+/*
  * Slot metadata.  The state word is the slot's truth: the kind, who owns it,
  * who holds its write lock, and its generation, changed by one CAS at a time.
  * Its low half is also the futex that lock waiters sleep on.
@@ -233,6 +304,7 @@ enum slot_kind {
 	KIND_FREEING = 3, /* owner field = the freeing process; readers draining */
 	KIND_CACHED = 4,  /* free, kept by a thread of the owner process for its next alloc */
 	KIND_RETIRED = 5, /* its generations are used up: never handed out again */
+	KIND_PUBLISHED = 6, /* read-only, held by the subscribers in slot_meta.subs; no owner */
 };
 
 struct slot_meta {
@@ -243,10 +315,16 @@ struct slot_meta {
 	_Atomic uint32_t epoch; /* the generation's high part: + 1 each time the state's wraps */
 	_Atomic uint32_t home;	/* entry + 1 of the process that allocated it: whose remote list its free goes to */
 	uint32_t reserved;
+	/* PUBLISHED: in the low half, a bit per subscription that has not
+	 * received it yet or holds it (the slot is freed by whoever clears the
+	 * last); in the high half, its ticket's low half, so that a release
+	 * meant for one publication of the slot cannot clear a bit of the next */
+	_Atomic uint64_t subs;
+	_Atomic uint64_t ticket; /* PUBLISHED: its ticket in the fan-out ring */
 	_Atomic uint64_t readers[]; /* reader_words words */
 };
-_Static_assert(sizeof(struct slot_meta) == 32, "slot_meta layout");
-_Static_assert(offsetof(struct slot_meta, readers) == 32, "slot_meta layout");
+_Static_assert(sizeof(struct slot_meta) == 48, "slot_meta layout");
+_Static_assert(offsetof(struct slot_meta, readers) == 48, "slot_meta layout");
 _Static_assert(SHMSLAB_PROCS_MAX < ST_WRITER_MASK, "entry ids must fit the state word");
 
 static inline uint32_t st_low(uint64_t st)
@@ -331,6 +409,14 @@ static inline uint64_t lock_byte_grow(uint32_t max_procs)
 	X(offsetof(struct slot_meta, epoch)) X(offsetof(struct slot_meta, readers))              \
 	X(ST_WRITER_MASK) X(ST_WAITERS) X(ST_TORN) X(ST_OWNER_SHIFT) X(ST_KIND_SHIFT)           \
 	X(KIND_OWNED) X(KIND_QUEUED) X(KIND_FREEING) X(KIND_CACHED) X(KIND_RETIRED)              \
-	X(INIT_READY) X(MAX_PAGES) X(CREATE_LOCK_BYTE)
+	X(INIT_READY) X(MAX_PAGES) X(CREATE_LOCK_BYTE)                                           \
+	X(offsetof(struct seg_header, fan_off)) X(offsetof(struct seg_header, fan_ring))         \
+	X(offsetof(struct seg_header, max_subscribers)) X(sizeof(struct fan_control))            \
+	X(offsetof(struct fan_control, ticket)) X(offsetof(struct fan_control, members))         \
+	X(offsetof(struct fan_control, floor)) X(offsetof(struct fan_control, sleepers))         \
+	X(offsetof(struct fan_control, signal)) X(sizeof(struct sub_entry))                      \
+	X(offsetof(struct sub_entry, cursor)) X(offsetof(struct sub_entry, start))               \
+	X(offsetof(struct slot_meta, subs)) X(offsetof(struct slot_meta, ticket))                \
+	X(KIND_PUBLISHED) X(LANE_PUBLISH) X(SUB_LIVE) X(SUB_LEAVING) X(SUBSCRIBERS_MAX)
 
 #endif /* SHMSLAB_FORMAT_H */

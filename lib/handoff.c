@@ -24,10 +24,10 @@
 /* Why slot M, in state ST, cannot be sent by a holder of generation WANT: 0 if it can. */
 static int send_refused(struct shmslab *s, const struct slot_meta *m, uint64_t st, uint64_t want)
 {
-	if (!st_gen_is(s, m, st, want) ||
-	    (st_kind(st) != KIND_OWNED && st_kind(st) != KIND_QUEUED))
+	if (!st_gen_is(s, m, st, want) || (st_kind(st) != KIND_OWNED && st_kind(st) != KIND_QUEUED &&
+					   st_kind(st) != KIND_PUBLISHED))
 		return -ESTALE;
-	return st_kind(st) == KIND_QUEUED ? -EBUSY : 0;
+	return st_kind(st) != KIND_OWNED ? -EBUSY : 0;
 }
 
 /*
@@ -192,6 +192,32 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* When a wait of TIMEOUT_MS (-1: forever, 0: none) begun now ends, for wait_left. */
+int64_t shmslab__wait_deadline(int timeout_ms)
+{
+	return timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+}
+
+/*
+ * Found nothing yet, in a wait of TIMEOUT_MS that ends at DEADLINE: 0 with
+ * the milliseconds to sleep in *LEFT (-1: no end), -EAGAIN for a wait of 0,
+ * -ETIMEDOUT once it is over.
+ */
+int shmslab__wait_left(int timeout_ms, int64_t deadline, int *left)
+{
+	int64_t ms = -1;
+
+	if (timeout_ms == 0)
+		return -EAGAIN;
+	if (timeout_ms > 0) {
+		ms = deadline - now_ms();
+		if (ms <= 0)
+			return -ETIMEDOUT;
+	}
+	*left = ms > INT32_MAX ? INT32_MAX : (int)ms;
+	return 0;
+}
+
 /* Make slot IDX, just taken from the ring, this process's; its reference in *REF. */
 static int own_received(struct shmslab *s, uint32_t idx, shmslab_ref *ref)
 {
@@ -246,13 +272,13 @@ static int take_many(struct shmslab *slab, shmslab_ref *refs, unsigned n)
 /* Wait, as shmslab_recv, for one reference; then take up to N - 1 more. */
 static int recv_call(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms)
 {
-	int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	int64_t deadline = shmslab__wait_deadline(timeout_ms);
 	int err;
 
 	if (refs == NULL || n == 0 || n > INT_MAX || timeout_ms < -1)
 		return -EINVAL;
 	for (;;) {
-		int64_t left = -1;
+		int left;
 
 		err = take_many(slab, refs, n);
 		if (err > 0)
@@ -265,15 +291,10 @@ static int recv_call(struct shmslab *slab, shmslab_ref *refs, unsigned n, int ti
 		}
 		if (err != -ENOENT)
 			return err;
-		if (timeout_ms == 0)
-			return -EAGAIN;
-		if (timeout_ms > 0) {
-			left = deadline - now_ms();
-			if (left <= 0)
-				return -ETIMEDOUT;
-		}
+		if ((err = shmslab__wait_left(timeout_ms, deadline, &left)) != 0)
+			return err;
 		/* a signal handler that ran, or a close, ends the wait */
-		err = shmslab__queue_wait(slab, left > INT32_MAX ? INT32_MAX : (int)left);
+		err = shmslab__queue_wait(slab, left);
 		if (err)
 			return err;
 	}

@@ -28,6 +28,7 @@
 #define DEFAULT_SLOT_COUNT 1024u
 #define DEFAULT_MAX_PROCS  64u
 #define DEFAULT_MODE	   0600u
+#define DEFAULT_MAX_SUBSCRIBERS 16u
 
 /* ---- Process-local state ------------------------------------------------- */
 
@@ -40,6 +41,8 @@ struct geometry {
 	uint32_t idx_bits, reader_words, lanes, proc_entry_size;
 	uint64_t shards_off, procs_off, sleepers_off, queue_off, data_off, max_size;
 	uint32_t queue_ring, queue_shift;
+	uint32_t max_subscribers, fanout_depth, fan_ring, fan_shift;
+	uint64_t fan_off;
 	uint64_t idx_mask;		     /* low idx_bits bits of a head */
 	uint32_t page_slots[MAX_PAGES];	     /* slots in page p */
 	uint64_t page_off[MAX_PAGES];	     /* file offset of page p */
@@ -73,6 +76,9 @@ struct shmslab {
 	struct seg_control *control;
 	struct shard *shards;
 	struct queue_control *queue;
+	struct fan_control *fan;
+	struct sub_entry *subtab;     /* max_subscribers entries */
+	_Atomic uint64_t *fan_cells; /* fan_ring cells */
 	_Atomic uint64_t *sleepers; /* reader_words words: entries with a thread asleep on the queue */
 	struct proc_entry *me;
 	_Atomic uint32_t sleeping; /* threads of ours asleep on the queue; SLEEP_BUSY while moving 0 <-> 1 */
@@ -84,8 +90,19 @@ struct shmslab {
 	pthread_mutex_t grow_lock;
 	struct shmslab_recovery recovered; /* at attach, until shmslab_recover_counts reports it */
 	pthread_mutex_t shared_lane_lock;  /* threads without a lane of their own */
+	pthread_mutex_t subs_lock;	   /* guards subs */
+	struct shmslab_sub *subs;	   /* this handle's subscriptions, for close to end */
 	struct shmslab *next_open;	   /* registry, for fork handling */
 	char name[NAME_MAX + 2];
+};
+
+/* A subscription of this process (pubsub.c). */
+struct shmslab_sub {
+	struct shmslab *slab;
+	uint32_t index;		   /* its place in the subscription table */
+	_Atomic uint32_t sleeping; /* threads asleep on it; SLEEP_BUSY while moving 0 <-> 1 */
+	uint64_t word;		   /* its place's state word while it lives */
+	struct shmslab_sub *next;  /* the handle's subscriptions */
 };
 
 /* ---- Internal functions, by the file that defines them ------------------- */
@@ -313,7 +330,8 @@ static inline bool st_readable(const struct shmslab *s, const struct slot_meta *
 {
 	uint32_t kind = st_kind(st);
 
-	return (kind == KIND_OWNED || kind == KIND_QUEUED) && st_gen_is(s, m, st, want);
+	return (kind == KIND_OWNED || kind == KIND_QUEUED || kind == KIND_PUBLISHED) &&
+	       st_gen_is(s, m, st, want);
 }
 
 /*
@@ -329,7 +347,7 @@ static inline int shmslab__slot_close_try(const struct shmslab *s, struct slot_m
 
 	if (!st_readable(s, m, *st, want))
 		return -ESTALE;
-	if (how == CLOSE_FREE && st_kind(*st) == KIND_QUEUED)
+	if ((how == CLOSE_FREE && st_kind(*st) == KIND_QUEUED) || st_kind(*st) == KIND_PUBLISHED)
 		return -EBUSY;
 	if (st_writer(*st) != 0)
 		return 1;
@@ -350,7 +368,8 @@ static inline int shmslab__slot_close_try(const struct shmslab *s, struct slot_m
  * freeing (CLOSE_FREE: the slot becomes FREEING by us, in *NEXT_GEN, the
  * generation after WANT's).  The caller then drains the readers already in.
  * -ESTALE when the slot is no longer of WANT (or, freeing, no longer
- * allocated), -EBUSY when freeing a slot of the queue, SLOT_HOLDER_DEAD when
+ * allocated), -EBUSY when freeing a slot of the queue or closing a
+ * published one, SLOT_HOLDER_DEAD when
  * the writer it waits for died, -EBADF when the handle is being closed.
  * Inline, for the common case of no writer in.
  */
@@ -388,6 +407,22 @@ static inline int shmslab__slot_drain_readers(struct shmslab *s, uint32_t idx)
 }
 
 /* queue.c */
+#define SLEEP_BUSY UINT32_MAX /* a thread is moving a process's sleeper count 0 <-> 1 */
+/*
+ * Where threads sleep until a waker makes READY true: a futex SIGNAL that
+ * wakers bump only when they find a bit set in a shared word, the bit this
+ * process holds set while COUNT (its threads asleep there) is above 0.
+ */
+struct sleep_spot {
+	_Atomic uint32_t *count;
+	_Atomic uint64_t *word;
+	uint64_t bit;
+	_Atomic uint32_t *signal;
+	bool (*ready)(struct shmslab *s, const void *arg);
+	const void *arg;
+};
+int shmslab__sleep_wait(struct shmslab *s, const struct sleep_spot *spot, int ms);
+void shmslab__sleep_wake(_Atomic uint32_t *signal);
 int shmslab__queue_put(struct shmslab *s, uint32_t idx);
 int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx);
 void shmslab__queue_wake(struct shmslab *s);
@@ -398,6 +433,25 @@ void shmslab__queue_block(struct shmslab *s);
 void shmslab__queue_unblock(struct shmslab *s);
 bool shmslab__queue_is_blocked(const struct shmslab *s);
 uint32_t shmslab__queue_cell_slot(const struct shmslab *s, uint32_t i);
+
+/* fanout.c */
+#define FAN_HOLDER_DEAD (-0x5381) /* the turn's holder died: recover, then take it again */
+static inline struct sub_entry *shmslab__sub_entry(const struct shmslab *s, uint32_t i)
+{
+	return &s->subtab[i];
+}
+int shmslab__fan_turn_take(struct shmslab *s);
+void shmslab__fan_turn_leave(struct shmslab *s);
+int shmslab__fan_room(struct shmslab *s, uint64_t t, uint64_t members, uint32_t *full);
+void shmslab__fan_fill(struct shmslab *s, uint64_t t, uint32_t idx);
+void shmslab__fan_wake(struct shmslab *s);
+int shmslab__fan_take(struct shmslab *s, uint32_t i, uint32_t *idx);
+int shmslab__fan_wait(struct shmslab *s, uint32_t i, _Atomic uint32_t *sleeping, int ms);
+uint64_t shmslab__fan_let_go(struct shmslab *s, uint64_t gone, uint32_t capacity, uint32_t freer,
+			     void (*freed)(struct shmslab *s, uint32_t idx, uint32_t gen, void *arg),
+			     void *arg);
+bool shmslab__fan_recover(struct shmslab *s, const uint64_t *dead, uint32_t capacity,
+			  uint64_t *ended);
 
 /* slots.c */
 void shmslab__slots_build(struct shmslab *s, uint32_t first, uint32_t end);
@@ -462,6 +516,16 @@ static inline int shmslab__lock_write(struct shmslab *s, uint32_t idx, uint64_t 
 	KILLPOINT(write_drained);
 	return 0;
 }
+
+/* alloc.c */
+int shmslab__free_ref(struct shmslab *slab, shmslab_ref ref);
+
+/* handoff.c */
+int64_t shmslab__wait_deadline(int timeout_ms);
+int shmslab__wait_left(int timeout_ms, int64_t deadline, int *left);
+
+/* pubsub.c */
+void shmslab__subs_end(struct shmslab *s, bool leave_them);
 
 /* ---- Calls on a handle, entered and left by every public function -------- */
 

@@ -51,12 +51,24 @@
 	X(recv_taken)		/* cell emptied, slot still QUEUED */                \
 	X(recv_owned)		/* slot OWNED by the receiver, lane not yet idle */  \
 	X(recv_many_partway)	/* a burst's first slot received, the rest queued */ \
+	X(subscribe_claimed)	/* a place claimed, not yet a member */              \
+	X(subscribe_joined)	/* a member, in its turn, place not yet LIVE */      \
+	X(publish_journaled)	/* lane names the slot, no turn yet */               \
+	X(publish_turn)		/* the turn held, nothing written */                 \
+	X(publish_prepared)	/* the slot's subs and ticket written, still OWNED */ \
+	X(publish_marked)	/* the slot PUBLISHED, in no cell yet */             \
+	X(publish_filled)	/* its cell holds it, the ticket not moved on */     \
+	X(sub_received)		/* a subscription's cursor moved past the message */ \
+	X(release_cleared)	/* the subscription's bit off the slot */            \
+	X(release_freeing)	/* the last bit gone, the slot FREEING */            \
+	X(unsubscribe_left)	/* out of the members, bits still on the slots */    \
 	X(detach_partway)	/* half of the slots released on detach */           \
 	X(detach_released)	/* every slot released, entry still LIVE */          \
 	X(recover_marked)	/* dead entries marked DEAD */                       \
 	X(recover_blocked)	/* every free list blocked for the limbo walk */     \
 	X(recover_orphan)	/* an orphan slot pushed on a blocked list */        \
-	X(recover_reclaiming)	/* a dead process's slot taken over, not yet pushed */
+	X(recover_reclaiming)	/* a dead process's slot taken over, not yet pushed */ \
+	X(recover_fan_left)	/* dead subscriptions out of the members, bits still on */
 
 /*
  * The steps of creating a segment, apart: the crash tests of the list above

@@ -65,6 +65,8 @@ int shmslab__geometry_init(struct geometry *g, const struct shmslab_config *cfg,
 		return -EINVAL;
 	if (cfg->shards > SHMSLAB_SHARDS_MAX)
 		return -EINVAL;
+	if (cfg->max_subscribers > SUBSCRIBERS_MAX || cfg->fanout_depth > SHMSLAB_SLOTS_MAX)
+		return -EINVAL;
 	if (page_size < CACHE_LINE || (page_size & (page_size - 1)) != 0)
 		return -EINVAL;
 
@@ -74,6 +76,8 @@ int shmslab__geometry_init(struct geometry *g, const struct shmslab_config *cfg,
 	g->max_slots = max_slots;
 	g->max_procs = cfg->max_procs;
 	g->queue_depth = cfg->queue_depth ? cfg->queue_depth : cfg->slot_count;
+	g->max_subscribers = cfg->max_subscribers ? cfg->max_subscribers : DEFAULT_MAX_SUBSCRIBERS;
+	g->fanout_depth = cfg->fanout_depth ? cfg->fanout_depth : cfg->slot_count;
 	g->shards = cfg->shards;
 	if (g->shards == 0)
 		g->shards = cpu_count < 1		     ? 1
@@ -108,6 +112,13 @@ int shmslab__geometry_init(struct geometry *g, const struct shmslab_config *cfg,
 		g->queue_shift++;
 	g->queue_ring = UINT32_C(1) << g->queue_shift;
 	off = g->queue_off + sizeof(struct queue_control) + (uint64_t)g->queue_ring * 8;
+	g->fan_off = align_up(off, CACHE_LINE);
+	g->fan_shift = 0;
+	while ((UINT64_C(1) << g->fan_shift) < g->fanout_depth)
+		g->fan_shift++;
+	g->fan_ring = UINT32_C(1) << g->fan_shift;
+	off = g->fan_off + sizeof(struct fan_control) +
+	      (uint64_t)g->max_subscribers * sizeof(struct sub_entry) + (uint64_t)g->fan_ring * 8;
 	g->data_off = align_up(off, page_size);
 
 	/* every product below is < 2^62: slots < 2^31, meta and stride < 2^31 */
@@ -182,6 +193,10 @@ void shmslab__header_fill(struct seg_header *h, const struct geometry *g, uint32
 	h->queue_off = g->queue_off;
 	h->queue_ring = g->queue_ring;
 	h->sleepers_off = g->sleepers_off;
+	h->max_subscribers = g->max_subscribers;
+	h->fanout_depth = g->fanout_depth;
+	h->fan_off = g->fan_off;
+	h->fan_ring = g->fan_ring;
 }
 
 /*
@@ -213,7 +228,9 @@ int shmslab__header_check(const struct seg_header *h, uint64_t file_size, uint32
 	cfg.queue_depth = h->queue_depth;
 	cfg.mode = h->mode;
 	cfg.shards = h->shards;
-	if (h->shards == 0 || h->max_slots == 0)
+	cfg.max_subscribers = h->max_subscribers;
+	cfg.fanout_depth = h->fanout_depth;
+	if (h->shards == 0 || h->max_slots == 0 || h->max_subscribers == 0 || h->fanout_depth == 0)
 		return SHMSLAB_ECORRUPT;
 	if (shmslab__geometry_init(g, &cfg, page_size, 1) != 0)
 		return SHMSLAB_ECORRUPT;
@@ -224,7 +241,8 @@ int shmslab__header_check(const struct seg_header *h, uint64_t file_size, uint32
 	    h->shards_off != g->shards_off || h->procs_off != g->procs_off ||
 	    h->data_off != g->data_off || h->max_size != g->max_size ||
 	    h->queue_off != g->queue_off || h->queue_ring != g->queue_ring ||
-	    h->sleepers_off != g->sleepers_off)
+	    h->sleepers_off != g->sleepers_off || h->fan_off != g->fan_off ||
+	    h->fan_ring != g->fan_ring)
 		return SHMSLAB_ECORRUPT;
 	if (file_size < shmslab__capacity_bytes(g, g->slot_count))
 		return SHMSLAB_ECORRUPT;

@@ -52,6 +52,9 @@ void shmslab__map_regions(struct shmslab *s, uint8_t *ctl)
 	s->shards = (struct shard *)(ctl + s->g.shards_off);
 	s->sleepers = (_Atomic uint64_t *)(ctl + s->g.sleepers_off);
 	s->queue = (struct queue_control *)(ctl + s->g.queue_off);
+	s->fan = (struct fan_control *)(ctl + s->g.fan_off);
+	s->subtab = (struct sub_entry *)(ctl + s->g.fan_off + sizeof(struct fan_control));
+	s->fan_cells = (_Atomic uint64_t *)(s->subtab + s->g.max_subscribers);
 }
 
 /* Map page P; published to other threads by the caller's release of capacity_known. */

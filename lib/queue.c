@@ -26,7 +26,6 @@
 
 #define QUEUE_SLICE_MS 100  /* a sleeping receiver looks again this often */
 #define QUEUE_SPIN     2000 /* a receiver looks this many times before it sleeps */
-#define SLEEP_BUSY     UINT32_MAX /* a thread is moving the process's sleeper count 0 <-> 1 */
 
 static uint64_t cell_make(uint64_t lap, uint32_t content)
 {
@@ -256,46 +255,51 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 	}
 }
 
+/* Bump SIGNAL and wake every thread asleep on it. */
+void shmslab__sleep_wake(_Atomic uint32_t *signal)
+{
+	/* relaxed: the futex call orders the bump before its wake */
+	sa_fetch_add_relaxed_u32(signal, 1);
+	shmslab__os_futex_wake(signal);
+}
+
 /* A sender filled a cell: wake the receivers, if any sleeps. */
 void shmslab__queue_wake(struct shmslab *s)
 {
 	for (uint32_t w = 0; w < s->g.reader_words; w++) {
 		/* seq_cst: pairs with the receiver's bit-set then look (queue_wait) */
 		if (sa_load_seq_cst_u64(&s->sleepers[w]) != 0) {
-			/* relaxed: the futex call orders the bump before its wake */
-			sa_fetch_add_relaxed_u32(&s->queue->signal, 1);
-			shmslab__os_futex_wake(&s->queue->signal);
+			shmslab__sleep_wake(&s->queue->signal);
 			return;
 		}
 	}
 }
 
 /* Whether the cell at deq holds something (or needs a look). */
-static bool queue_ready(struct shmslab *s)
+static bool queue_ready(struct shmslab *s, const void *unused)
 {
 	/* seq_cst: the look after our bit is set, in the wake handshake */
 	uint64_t t = sa_load_seq_cst_u64(&s->queue->deq);
 	uint64_t c = sa_load_seq_cst_u64(cell_of(s, t));
 
+	(void)unused;
 	return c != cell_make(ticket_lap(s, t), 0);
 }
 
 /*
- * Count this thread in (IN) or out of the process's sleepers on the queue.
- * The thread that moves the count from 0 sets the process's bit, the one
- * that moves it back to 0 clears it; meanwhile the count reads SLEEP_BUSY,
- * so no other thread of ours sees the count and the bit disagree.
+ * Count this thread in (IN) or out of the process's sleepers at SPOT.  The
+ * thread that moves the count from 0 sets the spot's bit, the one that
+ * moves it back to 0 clears it; meanwhile the count reads SLEEP_BUSY, so no
+ * other thread of ours sees the count and the bit disagree.
  */
-static void sleeper_count(struct shmslab *s, bool in)
+static void sleeper_count(const struct sleep_spot *spot, bool in)
 {
-	_Atomic uint64_t *word = &s->sleepers[s->self / 64];
-	uint64_t bit = UINT64_C(1) << (s->self % 64);
 	uint32_t edge = in ? 0 : 1; /* the count at which the bit changes */
 	unsigned round = 0;
 
 	for (;;) {
 		/* acquire: a count above 0 comes with the bit its first thread set */
-		uint32_t c = sa_load_acquire_u32(&s->sleeping);
+		uint32_t c = sa_load_acquire_u32(spot->count);
 
 		if (c == SLEEP_BUSY) {
 			shmslab__os_backoff(&round);
@@ -303,61 +307,64 @@ static void sleeper_count(struct shmslab *s, bool in)
 		}
 		if (c != edge) {
 			/*
-			 * The bit stays as it is.  Joining, our look at the queue comes
-			 * after it was set: this CAS reads the first thread's release
-			 * store, made after the bit.  acq_rel; a failure looks again.
+			 * The bit stays as it is.  Joining, our look comes after it
+			 * was set: this CAS reads the first thread's release store,
+			 * made after the bit.  acq_rel; a failure looks again.
 			 */
-			if (sa_cas_acq_rel_u32(&s->sleeping, &c, in ? c + 1 : c - 1))
+			if (sa_cas_acq_rel_u32(spot->count, &c, in ? c + 1 : c - 1))
 				return;
 			continue;
 		}
 		/* acq_rel: we own the move across the edge; a failure looks again */
-		if (!sa_cas_acq_rel_u32(&s->sleeping, &c, SLEEP_BUSY))
+		if (!sa_cas_acq_rel_u32(spot->count, &c, SLEEP_BUSY))
 			continue;
 		if (in)
-			/* seq_cst, set then look: pairs with the sender's fill then look */
-			sa_fetch_or_seq_cst_u64(word, bit);
+			/* seq_cst, set then look: pairs with the waker's fill then look */
+			sa_fetch_or_seq_cst_u64(spot->word, spot->bit);
 		else
 			/* release, then the count's: a thread of ours counting from 0 next
-			 * sets it after this; a sender still seeing it only wakes nobody */
-			sa_fetch_and_release_u64(word, ~bit);
+			 * sets it after this; a waker still seeing it only wakes nobody */
+			sa_fetch_and_release_u64(spot->word, ~spot->bit);
 		/* release: the bit is as the count says before another thread reads it */
-		sa_store_release_u32(&s->sleeping, in ? 1 : 0);
+		sa_store_release_u32(spot->count, in ? 1 : 0);
 		return;
 	}
 }
 
-static void sleeper_uncount(void *s)
+static void sleeper_uncount(void *spot)
 {
-	sleeper_count(s, false);
+	sleeper_count(spot, false);
 }
 
 /*
- * Sleep until a sender may have filled a cell, at most MS milliseconds (and
- * at most a slice, after which the caller looks again anyway).  Answers 0,
- * -EINTR when a signal handler ran meanwhile, or -EBADF when another thread
- * is closing S.  A cancellation point: cancelled asleep, the thread counts
- * itself out of the sleepers on its way.
+ * The sleep of sleep_wait, counted among the sleepers, into *ERR.  A
+ * cancellation point: cancelled asleep, the thread counts itself out of the
+ * sleepers on its way.
  */
-/* The sleep of queue_wait, counted among the sleepers, into *ERR. */
-static void sleep_counted(struct shmslab *s, int ms, int *err)
+static void sleep_counted(struct shmslab *s, const struct sleep_spot *spot, int ms, int *err)
 {
 	uint32_t seen;
 
-	pthread_cleanup_push(sleeper_uncount, s);
+	pthread_cleanup_push(sleeper_uncount, (void *)spot);
 	KILLPOINT(recv_waiting);
 	/* seq_cst: read after our bit is set, so a bump after it changes the word */
-	seen = sa_load_seq_cst_u32(&s->queue->signal);
+	seen = sa_load_seq_cst_u32(spot->signal);
 	/* relaxed: a closer sets it, then bumps signal, which our sleep sees */
 	if (sa_load_relaxed_u32(&s->closing) != 0)
 		*err = -EBADF;
-	else if (!queue_ready(s))
-		*err = shmslab__os_futex_wait_cancellable(&s->queue->signal, seen, ms);
+	else if (!spot->ready(s, spot->arg))
+		*err = shmslab__os_futex_wait_cancellable(spot->signal, seen, ms);
 	KILLPOINT(recv_woken);
 	pthread_cleanup_pop(1);
 }
 
-int shmslab__queue_wait(struct shmslab *s, int ms)
+/*
+ * Sleep until a waker may have made SPOT ready, at most MS milliseconds (and
+ * at most a slice, after which the caller looks again anyway).  Answers 0,
+ * -EINTR when a signal handler ran meanwhile, or -EBADF when another thread
+ * is closing S.
+ */
+int shmslab__sleep_wait(struct shmslab *s, const struct sleep_spot *spot, int ms)
 {
 	int err = 0;
 
@@ -366,24 +373,47 @@ int shmslab__queue_wait(struct shmslab *s, int ms)
 	/* a sender that is streaming fills the next cell within microseconds:
 	 * waiting that long awake spares it a wake-up call per message */
 	for (unsigned i = 0; i < QUEUE_SPIN; i++) {
-		if (queue_ready(s))
+		if (spot->ready(s, spot->arg))
 			return 0;
 		sa_cpu_relax(); /* a spin-wait hint: no atomic, orders nothing */
 	}
-	sleeper_count(s, true);
-	sleep_counted(s, ms, &err);
+	sleeper_count(spot, true);
+	sleep_counted(s, spot, ms, &err);
 	return err == -EINTR || err == -EBADF ? err : 0;
 }
 
-/* S is being closed: wake its threads asleep on the queue, to see it. */
+/* Sleep until a sender may have filled a cell, as shmslab__sleep_wait. */
+int shmslab__queue_wait(struct shmslab *s, int ms)
+{
+	struct sleep_spot spot = {
+		.count = &s->sleeping,
+		.word = &s->sleepers[s->self / 64],
+		.bit = UINT64_C(1) << (s->self % 64),
+		.signal = &s->queue->signal,
+		.ready = queue_ready,
+	};
+
+	return shmslab__sleep_wait(s, &spot, ms);
+}
+
+/*
+ * S is being closed: wake its threads asleep on the queue or on one of its
+ * subscriptions, to see it.
+ */
 void shmslab__queue_wake_all(struct shmslab *s)
 {
+	bool subscribers = false;
+
 	/* acquire: a count above 0 comes with its sleepers' look at signal */
-	if (sa_load_acquire_u32(&s->sleeping) != 0) {
-		/* relaxed: the futex call orders the bump before its wake */
-		sa_fetch_add_relaxed_u32(&s->queue->signal, 1);
-		shmslab__os_futex_wake(&s->queue->signal);
-	}
+	if (sa_load_acquire_u32(&s->sleeping) != 0)
+		shmslab__sleep_wake(&s->queue->signal);
+	pthread_mutex_lock(&s->subs_lock);
+	for (struct shmslab_sub *sub = s->subs; sub != NULL; sub = sub->next)
+		/* acquire: as the queue's count */
+		subscribers |= sa_load_acquire_u32(&sub->sleeping) != 0;
+	pthread_mutex_unlock(&s->subs_lock);
+	if (subscribers)
+		shmslab__sleep_wake(&s->fan->signal);
 }
 
 /*

@@ -237,6 +237,8 @@ static bool undecided(const struct recovery *r, uint32_t op, uint32_t slot, bool
 	case LANE_POP:
 	case LANE_FREE:
 		return (mark & MARK_LANE) && (mark & MARK_FREE);
+	case LANE_PUBLISH:
+		return true; /* publish/subscribe's part settles it, when it can (fanout.c) */
 	default:
 		return false;
 	}
@@ -495,6 +497,7 @@ static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
  */
 static int recover_locked(struct shmslab *s, struct recovery *r)
 {
+	bool any_dead, fan_settled;
 	int err = r->dead == NULL || r->pending == NULL ? -ENOMEM : shmslab__map_refresh(s, 0);
 
 	if (err && err != -ERANGE) {
@@ -504,8 +507,13 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	err = 0; /* -ERANGE: recovery looks at the capacity already mapped */
 	/* acquire: the pages of every slot below it are mapped */
 	r->capacity = sa_load_acquire_u32(&s->capacity_known);
-	if (!mark_dead(s, r) && !limbo_possible(s, r))
+	any_dead = mark_dead(s, r);
+	if (!any_dead && !limbo_possible(s, r))
 		return 0; /* the common case, cheap: one look at each entry and list */
+	/* first, so that the publish windows it settles are idle for step 2,
+	 * and the slots it frees are the dead processes' for step 3 */
+	fan_settled = !any_dead ||
+		      shmslab__fan_recover(s, r->dead, r->capacity, &r->got.subscriptions);
 	/* an alloc that found no room walks the lists to take local lists back
 	 * (limbo_possible): what other threads hold there never makes it fail */
 	if (limbo_possible(s, r)) {
@@ -533,7 +541,8 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	for (uint32_t e = 0; e < s->g.max_procs; e++) {
 		struct proc_entry *pe = shmslab__proc_entry(s, e);
 
-		if (!is_dead(r, e) || r->pending[e] != 0)
+		/* a turn a live process kept: the dead's subscriptions wait for a later recovery */
+		if (!is_dead(r, e) || r->pending[e] != 0 || !fan_settled)
 			continue;
 		shmslab__proc_reset(s, e);
 		/* release: the next holder of the entry sees it clean */
@@ -547,7 +556,7 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 
 static int total(const struct shmslab_recovery *got)
 {
-	uint64_t n = got->slots + got->locks + got->procs;
+	uint64_t n = got->slots + got->locks + got->procs + got->subscriptions;
 
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
@@ -581,6 +590,7 @@ static int recover(struct shmslab *s, struct shmslab_recovery *what, bool for_ro
 			what->slots += r.got.slots;
 			what->locks += r.got.locks;
 			what->procs += r.got.procs;
+			what->subscriptions += r.got.subscriptions;
 		}
 		n = total(&r.got);
 	}

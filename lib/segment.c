@@ -75,6 +75,7 @@ static struct shmslab *handle_new(const char *name)
 	pthread_mutex_init(&s->recover_lock, NULL);
 	pthread_mutex_init(&s->grow_lock, NULL);
 	pthread_mutex_init(&s->shared_lane_lock, NULL);
+	pthread_mutex_init(&s->subs_lock, NULL);
 	strcpy(s->name, name);
 	pthread_once(&atfork_once, atfork_register);
 	pthread_mutex_lock(&registry_lock);
@@ -141,6 +142,7 @@ static void handle_free(struct shmslab *s)
 		pthread_mutex_destroy(&s->recover_lock);
 		pthread_mutex_destroy(&s->grow_lock);
 		pthread_mutex_destroy(&s->shared_lane_lock);
+		pthread_mutex_destroy(&s->subs_lock);
 	}
 	free(s);
 }
@@ -157,6 +159,8 @@ void shmslab_config_init(struct shmslab_config *cfg)
 	cfg->queue_depth = 0;
 	cfg->mode = DEFAULT_MODE;
 	cfg->shards = 0;
+	cfg->max_subscribers = DEFAULT_MAX_SUBSCRIBERS;
+	cfg->fanout_depth = 0;
 }
 
 /*
@@ -373,6 +377,7 @@ int shmslab_close(struct shmslab *slab)
 		}
 		shmslab__call_quiesce(slab);
 	}
+	shmslab__subs_end(slab, !slab->forked);
 	if (!slab->forked && !slab->inspect_only) {
 		leave_slots(slab);
 		shmslab__procs_detach(slab);

@@ -73,6 +73,8 @@ static struct shmslab *create_as(const char *name, const struct shmslab_config *
 	CHANGE(queue_depth)
 	CHANGE(mode)
 	CHANGE(shards)
+	CHANGE(max_subscribers)
+	CHANGE(fanout_depth)
 #undef CHANGE
 	err = shmslab_create(name, &cfg, &slab);
 	ck_assert_msg(err == 0, "create %s: %s", name, shmslab_strerror(err));
@@ -138,6 +140,81 @@ int test_run(const char *program, const char *const args[], const char *killpoin
 	ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv, envp), 0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return status;
+}
+
+pid_t test_spawn(const char *program, const char *const args[], int *in, int *out)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[16];
+	int outpipe[2], inpipe[2], n = 0;
+	pid_t pid;
+
+	argv[n++] = (char *)test_program(program);
+	for (; args[n - 1] != NULL && n < 15; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe(outpipe), 0);
+	ck_assert_int_eq(pipe(inpipe), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, outpipe[1], 1);
+	posix_spawn_file_actions_addclose(&fa, outpipe[0]);
+	posix_spawn_file_actions_adddup2(&fa, inpipe[0], 0);
+	posix_spawn_file_actions_addclose(&fa, inpipe[1]);
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(outpipe[1]);
+	close(inpipe[0]);
+	*out = outpipe[0];
+	*in = inpipe[1];
+	return pid;
+}
+
+bool test_read_line(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	while (len + 1 < cap) {
+		char c;
+		ssize_t n = read(fd, &c, 1);
+
+		if (n <= 0)
+			break;
+		if (c == '\n') {
+			buf[len] = '\0';
+			return true;
+		}
+		buf[len++] = c;
+	}
+	buf[len] = '\0';
+	return false;
+}
+
+char *test_read_all(int fd)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(buf);
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 1024) {
+			buf = realloc(buf, cap *= 2);
+			ck_assert_ptr_nonnull(buf);
+		}
+	}
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+int test_finish(pid_t pid)
+{
+	int status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "process %d did not exit (status %#x)", (int)pid, status);
+	return WEXITSTATUS(status);
 }
 
 void *test_map_raw(const char *name, size_t *len)

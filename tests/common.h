@@ -48,6 +48,22 @@ const char *test_program(const char *relative);
  */
 int test_run(const char *program, const char *const args[], const char *killpoint);
 
+/*
+ * Start the tree's PROGRAM with ARGS (NULL-terminated): its standard output
+ * is a pipe we read from *OUT, its standard input one we write to *IN (it
+ * sees end of file once we close it).  Answers its pid.
+ */
+pid_t test_spawn(const char *program, const char *const args[], int *in, int *out);
+
+/* Read one line from FD into BUF, without its newline: false at end of file first. */
+bool test_read_line(int fd, char *buf, size_t cap);
+
+/* Everything FD gives until end of file, NUL-terminated (free it); FD is closed. */
+char *test_read_all(int fd);
+
+/* Wait for PID, which must exit; its exit status. */
+int test_finish(pid_t pid);
+
 /* Map the whole object NAME read-write, bypassing the library; *len gets its size. */
 void *test_map_raw(const char *name, size_t *len);
 

@@ -135,6 +135,30 @@ static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, bool q
 		if (listed || owner != 0 || writer != 0)
 			return fail(buf, len, "retired slot %u is listed, owned or written", i);
 		return NULL;
+	case KIND_PUBLISHED: {
+		uint64_t subs = atomic_load(&m->subs) & SUBS_MASK;
+		uint64_t members = atomic_load(&s->fan->members);
+		uint64_t t = atomic_load(&m->ticket);
+
+		if (listed || owner != 0 || writer != 0)
+			return fail(buf, len, "published slot %u is listed, owned or written", i);
+		if (subs == 0)
+			return fail(buf, len, "published slot %u is held by no subscription: lost", i);
+		if (subs & ~members)
+			return fail(buf, len, "published slot %u is held by subscriptions %#llx, "
+				    "not members", i, (unsigned long long)(subs & ~members));
+		if (t >= atomic_load(&s->fan->ticket) || (uint32_t)(atomic_load(&m->subs) >> 32) != (uint32_t)t)
+			return fail(buf, len, "published slot %u has ticket %llu, beyond the ring's", i,
+				    (unsigned long long)t);
+		for (uint64_t bits = subs; bits; bits &= bits - 1) {
+			struct sub_entry *se = shmslab__sub_entry(s, (uint32_t)__builtin_ctzll(bits));
+
+			if (t < atomic_load(&se->start))
+				return fail(buf, len, "published slot %u is held by a subscription "
+					    "that came after it", i);
+		}
+		return NULL;
+	}
 	default:
 		return fail(buf, len, "slot %u is caught between states (kind %u, owner %u)", i,
 			    kind, owner);
@@ -191,6 +215,54 @@ static const char *walk_queue(struct shmslab *s, uint32_t cap, uint8_t *in_queue
 	return NULL;
 }
 
+/*
+ * Publish/subscribe: nobody's turn, the members are exactly the live
+ * subscriptions, and each has every message from its cursor to the ticket
+ * waiting in the ring, published to it.
+ */
+static const char *check_fan(struct shmslab *s, uint32_t cap, char *buf, size_t len)
+{
+	uint64_t members = 0, ticket = atomic_load(&s->fan->ticket);
+
+	if (atomic_load(&s->fan->busy) != 0)
+		return fail(buf, len, "entry %u keeps the fan-out turn",
+			    atomic_load(&s->fan->busy) - 1);
+	if (atomic_load(&s->fan->sleepers) != 0)
+		return fail(buf, len, "subscriptions %#llx are marked asleep, with nobody receiving",
+			    (unsigned long long)atomic_load(&s->fan->sleepers));
+	for (uint32_t i = 0; i < s->g.max_subscribers; i++) {
+		struct sub_entry *se = shmslab__sub_entry(s, i);
+		uint64_t w = atomic_load(&se->state), cursor = atomic_load(&se->cursor);
+
+		if (sub_state(w) == SUB_FREE)
+			continue;
+		if (sub_state(w) != SUB_LIVE || !entry_alive(s, sub_owner(w)))
+			return fail(buf, len, "subscription %u is %u, of entry %u, dead or caught "
+				    "between states", i, sub_state(w), sub_owner(w));
+		members |= UINT64_C(1) << i;
+		if (cursor < atomic_load(&se->start) || cursor > ticket ||
+		    ticket - cursor > s->g.fanout_depth)
+			return fail(buf, len, "subscription %u is at %llu, the ring at %llu", i,
+				    (unsigned long long)cursor, (unsigned long long)ticket);
+		for (uint64_t t = cursor; t < ticket; t++) {
+			uint64_t c = atomic_load(&s->fan_cells[t & (s->g.fan_ring - 1)]);
+			uint32_t x = (uint32_t)c;
+
+			if (x == 0 || x - 1 >= cap ||
+			    st_kind(atomic_load(&slot_meta(s, x - 1)->state)) != KIND_PUBLISHED ||
+			    !((atomic_load(&slot_meta(s, x - 1)->subs) >> i) & 1) ||
+			    atomic_load(&slot_meta(s, x - 1)->ticket) != t)
+				return fail(buf, len, "ticket %llu, waiting for subscription %u, is "
+					    "not published to it", (unsigned long long)t, i);
+		}
+	}
+	if (members != atomic_load(&s->fan->members))
+		return fail(buf, len, "the members are %#llx, the live subscriptions %#llx",
+			    (unsigned long long)atomic_load(&s->fan->members),
+			    (unsigned long long)members);
+	return NULL;
+}
+
 /* The counts shmslab_stat gives are those of the slots' states, one by one. */
 static const char *check_counts(struct shmslab *s, const struct shmslab_stats *st, uint32_t cap,
 				char *buf, size_t len)
@@ -225,13 +297,14 @@ const char *invariant_check(struct shmslab *s, char *buf, size_t len)
 	if (err)
 		return fail(buf, len, "stat: %s", shmslab_strerror(err));
 	cap = (uint32_t)st.slot_count;
-	if (st.available + st.allocated + st.queued + st.retired != cap || st.busy != 0)
+	if (st.available + st.allocated + st.queued + st.retired + st.published != cap ||
+	    st.busy != 0)
 		return fail(buf, len,
-			    "available %llu + allocated %llu + queued %llu + retired %llu != %u "
-			    "(busy %llu)",
+			    "available %llu + allocated %llu + queued %llu + retired %llu + "
+			    "published %llu != %u (busy %llu)",
 			    (unsigned long long)st.available, (unsigned long long)st.allocated,
-			    (unsigned long long)st.queued, (unsigned long long)st.retired, cap,
-			    (unsigned long long)st.busy);
+			    (unsigned long long)st.queued, (unsigned long long)st.retired,
+			    (unsigned long long)st.published, cap, (unsigned long long)st.busy);
 	on_list = calloc(cap, 1);
 	in_queue = calloc(cap, 1);
 	why = walk_lists(s, cap, on_list, buf, len);
@@ -248,6 +321,8 @@ const char *invariant_check(struct shmslab *s, char *buf, size_t len)
 				   "the queue marks entries %#llx (word %u) asleep, with nobody "
 				   "receiving",
 				   (unsigned long long)atomic_load(&s->sleepers[w]), w);
+	if (why == NULL)
+		why = check_fan(s, cap, buf, len);
 	if (why == NULL)
 		why = check_counts(s, &st, cap, buf, len);
 	return why ? why : check_procs(s, buf, len);
@@ -310,6 +385,20 @@ const char *invariant_exercise(struct shmslab *s, char *buf, size_t len)
 			return fail(buf, len, "slot %llu does not go through the queue",
 				    (unsigned long long)i);
 		}
+	}
+	/* and to a subscription and back */
+	if (n > 0) {
+		struct shmslab_sub *sub;
+		shmslab_ref back;
+
+		if (shmslab_subscribe(s, &sub) != 0 || shmslab_publish(s, refs[n - 1]) != 1 ||
+		    shmslab_sub_recv(sub, &back, 0) != 0 || back != refs[n - 1] ||
+		    shmslab_sub_release(sub, back) != 0 || shmslab_unsubscribe(sub) != 0) {
+			free(refs);
+			return fail(buf, len, "a slot does not go to a subscription and back");
+		}
+		n--; /* freed by its release */
+		want--;
 	}
 	for (uint64_t i = 0; i < n; i++)
 		if (shmslab_free(s, refs[i]) != 0) {

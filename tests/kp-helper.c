@@ -8,6 +8,7 @@
  *   kp-helper NAME            run the scenario on segment NAME
  *   kp-helper NAME send REF   only send REF (a slot of another process)
  *   kp-helper NAME create     only create segment NAME (8 slots of 64 bytes)
+ *   kp-helper NAME publish    only publish one message, "fanned out"
  *
  * The segment needs room to grow beyond its first page (test-recover makes
  * it 8 slots growing to 64).  Exit status 0 when the scenario ran to its end,
@@ -35,15 +36,23 @@ int main(int argc, char **argv)
 	struct shmslab *slab, *other;
 	struct shmslab_view v;
 	shmslab_ref a, b, c, d, e, held, q1, q2, got, refs[63], burst[3];
+	struct shmslab_sub *sub, *sub2;
 	char buf[64];
 	int n = 0;
 
 	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "send") == 0) &&
-	    !(argc == 3 && strcmp(argv[2], "create") == 0)) {
-		fprintf(stderr, "usage: kp-helper NAME [send REF | create]\n");
+	    !(argc == 3 && (strcmp(argv[2], "create") == 0 || strcmp(argv[2], "publish") == 0))) {
+		fprintf(stderr, "usage: kp-helper NAME [send REF | create | publish]\n");
 		return 2;
 	}
 	segment = argv[1];
+	if (argc == 3 && strcmp(argv[2], "publish") == 0) {
+		need(shmslab_open(segment, &slab), "open");
+		need(shmslab_alloc(slab, &a), "alloc");
+		need(shmslab_store(slab, a, "fanned out", 10), "store");
+		need(shmslab_publish(slab, a), "publish");
+		return shmslab_close(slab) == 0 ? 0 : 1;
+	}
 	if (argc == 3) {
 		struct shmslab_config cfg;
 
@@ -144,6 +153,31 @@ int main(int argc, char **argv)
 	for (n = 0; n < 3; n++)
 		need(shmslab_free(slab, burst[n]), "free");
 	n = 0;
+	/* subscribe_claimed, subscribe_joined */
+	need(shmslab_subscribe(slab, &sub), "subscribe");
+	/* publish_journaled, publish_turn, publish_prepared, publish_marked, publish_filled */
+	need(shmslab_alloc(slab, &c), "alloc");
+	need(shmslab_store(slab, c, "pub1", 4), "store");
+	if (shmslab_publish(slab, c) != 1) {
+		fprintf(stderr, "kp-helper: a publish did not reach its one subscriber\n");
+		return 1;
+	}
+	/* sub_received */
+	need(shmslab_sub_recv(sub, &got, 0), "sub_recv");
+	need(shmslab_subscribe(slab, &sub2), "subscribe");
+	need(shmslab_alloc(slab, &d), "alloc");
+	need(shmslab_store(slab, d, "pub2", 4), "store");
+	if (shmslab_publish(slab, d) != 2 || got != c) {
+		fprintf(stderr, "kp-helper: publish/subscribe lost its way\n");
+		return 1;
+	}
+	/* release_cleared, release_freeing: pub1's last subscriber lets go */
+	need(shmslab_sub_release(sub, got), "sub_release");
+	need(shmslab_sub_recv(sub, &got, 0), "sub_recv"); /* pub2, held to the end */
+	need(shmslab_alloc(slab, &e), "alloc");
+	need(shmslab_publish(slab, e), "publish"); /* waiting for both, to the end */
+	/* unsubscribe_left: sub2 lets go of pub2 and of the last, never received */
+	need(shmslab_unsubscribe(sub2), "unsubscribe");
 	need(shmslab_store(slab, a, "held at detach", 14), "store");
 	/* detach_partway, detach_released */
 	need(shmslab_close(slab), "close");

@@ -17,14 +17,16 @@ procs 4
 freelist 5
 slotlock 5
 queue 5
+fanout 6
 slots 6
 recover 7
 call 8
-segment 9
 alloc 9
 handoff 9
 message 9
-diag 9
+pubsub 10
+segment 11
+diag 11
 '
 
 dir=$top_builddir/lib/.libs

@@ -17,6 +17,12 @@
  *                              with B, in bursts of up to 1 to B
  *   send NAME MESSAGE          send one message
  *   recv NAME TIMEOUT          receive one message and print it (exit 4 on a timeout)
+ *   publish NAME ID COUNT      publish COUNT messages "p=ID s=SEQ c=CHECK", waiting for
+ *                              room as long as it takes
+ *   subscribe NAME COUNT       subscribe, print "ready", then receive COUNT messages:
+ *                              check each, print "ID SEQ", release it (exit 4 on a timeout)
+ *   subscribe-hold NAME K      subscribe, print "ready", receive K messages and keep
+ *                              them, print "held", and wait until stdin closes
  *
  * Exit status 0 on success; 3 when a check of mutual exclusion fails.
  */
@@ -255,6 +261,98 @@ static int qproduce(unsigned id, unsigned count, unsigned burst)
 	return 0;
 }
 
+static int publish(unsigned id, unsigned count)
+{
+	char msg[64];
+
+	for (unsigned seq = 0; seq < count; seq++) {
+		int len = snprintf(msg, sizeof(msg), "p=%u s=%u c=%u", id, seq, check_of(id, seq));
+		shmslab_ref ref;
+		int err;
+
+		/* subscribers that have not let go hold the slots: wait for them */
+		while ((err = shmslab_alloc(slab, &ref)) == -ENOSPC)
+			usleep(100);
+		if (err == 0)
+			err = shmslab_store(slab, ref, msg, (size_t)len);
+		if (err == 0)
+			while ((err = shmslab_publish(slab, ref)) == -ENOSPC)
+				usleep(100);
+		if (err < 0)
+			fail("publish", err);
+	}
+	return 0;
+}
+
+/* Subscribe and say so, for the test that waits to publish until then. */
+static struct shmslab_sub *subscribe_ready(void)
+{
+	struct shmslab_sub *sub;
+	int err = shmslab_subscribe(slab, &sub);
+
+	if (err)
+		fail("subscribe", err);
+	printf("ready\n");
+	fflush(stdout);
+	return sub;
+}
+
+static int subscribe(unsigned count)
+{
+	struct shmslab_sub *sub = subscribe_ready();
+	char msg[64];
+
+	for (unsigned i = 0; i < count; i++) {
+		unsigned id, seq, check;
+		shmslab_ref ref;
+		ssize_t len;
+		int err = shmslab_sub_recv(sub, &ref, 30000);
+
+		if (err == -ETIMEDOUT)
+			return 4;
+		if (err)
+			fail("sub_recv", err);
+		len = shmslab_read(slab, ref, msg, sizeof(msg) - 1);
+		if (len < 0)
+			fail("read", (int)len);
+		msg[len] = '\0';
+		if (sscanf(msg, "p=%u s=%u c=%u", &id, &seq, &check) != 3 ||
+		    check != check_of(id, seq)) {
+			fprintf(stderr, "slab-helper: bad message '%s'\n", msg);
+			return 3;
+		}
+		/* published: read-only for everyone */
+		if (shmslab_store(slab, ref, "x", 1) != -EBUSY || shmslab_free(slab, ref) != -EBUSY) {
+			fprintf(stderr, "slab-helper: a published slot is not read-only\n");
+			return 3;
+		}
+		if ((err = shmslab_sub_release(sub, ref)) != 0)
+			fail("sub_release", err);
+		printf("%u %u\n", id, seq);
+	}
+	fflush(stdout);
+	return shmslab_unsubscribe(sub) == 0 ? 0 : 1;
+}
+
+static int subscribe_hold(unsigned k)
+{
+	struct shmslab_sub *sub = subscribe_ready();
+	char line[16];
+
+	for (unsigned i = 0; i < k; i++) {
+		shmslab_ref ref;
+		int err = shmslab_sub_recv(sub, &ref, 30000);
+
+		if (err)
+			fail("sub_recv", err);
+	}
+	printf("held\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin) != NULL)
+		;
+	return 0;
+}
+
 /*
  * Check the message of REF, print it, free it: 1 for "stop", 0 for a
  * message, 3 for a bad one.
@@ -401,6 +499,12 @@ int main(int argc, char **argv)
 		status = qproduce_one(argv[3]);
 	else if (strcmp(cmd, "recv") == 0 && argc == 4)
 		status = recv_one(atoi(argv[3]));
+	else if (strcmp(cmd, "publish") == 0 && argc == 5)
+		status = publish((unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
+	else if (strcmp(cmd, "subscribe") == 0 && argc == 4)
+		status = subscribe((unsigned)atoi(argv[3]));
+	else if (strcmp(cmd, "subscribe-hold") == 0 && argc == 4)
+		status = subscribe_hold((unsigned)atoi(argv[3]));
 	else
 		status = 2;
 	shmslab_close(slab);

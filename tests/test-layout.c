@@ -57,7 +57,7 @@ END_TEST
 START_TEST(test_layout_meta_size)
 {
 	static const uint32_t procs[] = { 1, 64, 256, 257, 4096 };
-	static const uint32_t meta[] = { 64, 64, 64, 128, 576 };
+	static const uint32_t meta[] = { 64, 64, 128, 128, 576 };
 	struct shmslab_config cfg = config(16, 64);
 	struct geometry g;
 

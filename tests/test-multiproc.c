@@ -37,34 +37,17 @@ static void teardown(void)
 /* Start slab-helper with ARGS; connect its stdin and stdout to pipes if asked. */
 static pid_t helper(const char *const args[], int *to_child, int *from_child)
 {
-	posix_spawn_file_actions_t fa;
-	char *argv[8];
-	int in[2], out[2], n = 0;
-	pid_t pid;
+	int in, out;
+	pid_t pid = test_spawn("tests/slab-helper", args, &in, &out);
 
-	argv[n++] = (char *)test_program("tests/slab-helper");
-	for (; args[n - 1] != NULL; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-	ck_assert_int_eq(pipe(in), 0);
-	ck_assert_int_eq(pipe(out), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_addclose(&fa, in[1]);
-	posix_spawn_file_actions_addclose(&fa, out[0]);
-	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
 	if (to_child)
-		*to_child = in[1];
+		*to_child = in;
 	else
-		close(in[1]);
+		close(in);
 	if (from_child)
-		*from_child = out[0];
+		*from_child = out;
 	else
-		close(out[0]);
+		close(out);
 	return pid;
 }
 

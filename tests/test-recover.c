@@ -42,37 +42,6 @@ static void create(uint32_t slots, uint32_t max_slots, uint32_t max_procs)
 							   .max_procs = max_procs });
 }
 
-/*
- * Run PROGRAM (a test program) with ARGS; its stdout is a pipe we read from
- * *OUT, its stdin one we hold in *IN: it runs until we close it.
- */
-static pid_t spawn(const char *program, const char *const args[], int *in, int *out)
-{
-	char *argv[8];
-	posix_spawn_file_actions_t fa;
-	int pipefd[2], inpipe[2], n = 0;
-	pid_t pid;
-
-	argv[n++] = (char *)test_program(program);
-	for (; args[n - 1] != NULL; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-	ck_assert_int_eq(pipe(pipefd), 0);
-	ck_assert_int_eq(pipe(inpipe), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-	posix_spawn_file_actions_adddup2(&fa, inpipe[0], 0);
-	posix_spawn_file_actions_addclose(&fa, inpipe[1]);
-	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	*out = pipefd[0];
-	close(inpipe[0]);
-	*in = inpipe[1];
-	return pid;
-}
-
 /* Run the kill-point scenario and see it die by SIGKILL at KP. */
 static void killed_at(const char *kp)
 {
@@ -215,7 +184,7 @@ static void killed_holder_does_not_block(const char *hold, bool bad_list)
 	ck_assert_int_eq(shmslab_store(slab, ref, "before", 6), 0);
 	snprintf(refstr, sizeof(refstr), "%llx", (unsigned long long)ref);
 	/* its stdin stays open until it dies: it holds the view until then */
-	pid = spawn("tests/slab-helper", args, &in, &out);
+	pid = test_spawn("tests/slab-helper", args, &in, &out);
 	ck_assert_int_eq(read(out, held, 5), 5);
 	ck_assert_str_eq(held, "held\n");
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
@@ -298,9 +267,9 @@ START_TEST(test_recover_dead_drainer_leaves_no_mark)
 	ck_assert_int_eq(shmslab_store(slab, ref, "whole", 5), 0);
 	m = slot_meta(slab, ref_index(slab, ref));
 	snprintf(refstr, sizeof(refstr), "%llx", (unsigned long long)ref);
-	reader = spawn("tests/slab-helper", reader_args, &rin, &rout);
+	reader = test_spawn("tests/slab-helper", reader_args, &rin, &rout);
 	ck_assert_int_eq(read(rout, held, 5), 5);
-	writer = spawn("tests/slab-helper", writer_args, &win, &wout);
+	writer = test_spawn("tests/slab-helper", writer_args, &win, &wout);
 	ck_assert(test_wait_for(atomic_load(&m->drain) == 1));
 	ck_assert_int_eq(kill(writer, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(writer, &status, 0), writer);
@@ -332,7 +301,7 @@ START_TEST(test_recover_torn_for_live_owner)
 	ck_assert_int_eq(shmslab_alloc(slab, &ref), 0);
 	ck_assert_int_eq(shmslab_store(slab, ref, "whole", 5), 0);
 	snprintf(refstr, sizeof(refstr), "%llx", (unsigned long long)ref);
-	pid = spawn("tests/slab-helper", args, &in, &out);
+	pid = test_spawn("tests/slab-helper", args, &in, &out);
 	ck_assert_int_eq(read(out, held, 5), 5);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
