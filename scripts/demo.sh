@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Install what is missing, build, create a segment, run a consumer and a
 # producer as separate programs that pass messages through the segment's
-# queue, show shmslab-stat, and remove the segment.
+# queue, then a publisher and two subscribers that each get every message,
+# show shmslab-stat, and remove the segment.
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -12,8 +13,10 @@ build
 
 name=/shmslab-demo-$$
 consumer=
+subscribers=
 cleanup() {
 	[ -n "$consumer" ] && kill "$consumer" 2>/dev/null
+	for pid in $subscribers; do kill "$pid" 2>/dev/null; done
 	"$top/tools/shmslab-rm" "$name" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
@@ -33,6 +36,19 @@ say "producer: writes 10 messages into slots and sends each through the queue"
 "$top/tools/example-producer" "$name" 10
 wait "$consumer"
 consumer=
+
+say "publish/subscribe: two subscribers wait; a publisher gives each of them every message"
+"$top/tools/example-subscriber" "$name" recorder &
+subscribers=$!
+"$top/tools/example-subscriber" "$name" viewer &
+subscribers="$subscribers $!"
+until "$top/tools/shmslab-stat" "$name" | grep -q "subscribers 2 of"; do sleep 0.05; done
+say "shmslab-stat $name (both subscribers attached and waiting)"
+"$top/tools/shmslab-stat" "$name"
+# the publisher waits until both are subscribed: what comes before, they miss
+"$top/tools/example-publisher" "$name" 2 5
+for pid in $subscribers; do wait "$pid"; done
+subscribers=
 
 say "shell to shell: shmslab-send and shmslab-recv"
 "$top/tools/shmslab-send" "$name" "hello from one shell" "and another line"

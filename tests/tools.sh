@@ -3,7 +3,7 @@
 # The command-line tools: --help and --version, usage errors (status 2 and the
 # usage text), failures (status 1 and "tool: NAME: message"), and what create,
 # stat and rm do to real segments.
-PLAN=104
+PLAN=112
 . "$top_srcdir/tests/tap.sh"
 
 create=$top_builddir/tools/shmslab-create
@@ -16,8 +16,8 @@ version=$(sed -n 's/^#define SHMSLAB_VERSION_STRING "\(.*\)"$/\1/p' "$top_srcdir
 # Every segment name this test may create; the trap removes them all.
 base=/shmslab-tools-$$
 n1=$base-1 n2=$base-2 n3=$base-3 n4=$base-4 n5=$base-5 n6=$base-6 n7=$base-7 n8=$base-8
-n9=$base-9 n10=$base-10 n11=$base-11 n12=$base-12 n13=$base-13 n14=$base-14
-names="$n1 $n2 $n3 $n4 $n5 $n6 $n7 $n8 $n9 $n10 $n11 $n12 $n13 $n14"
+n9=$base-9 n10=$base-10 n11=$base-11 n12=$base-12 n13=$base-13 n14=$base-14 n15=$base-15
+names="$n1 $n2 $n3 $n4 $n5 $n6 $n7 $n8 $n9 $n10 $n11 $n12 $n13 $n14 $n15"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmslab-tools.XXXXXX") || exit 1
 
 cleanup() {
@@ -333,6 +333,39 @@ run sh -c 'ulimit -f 1024; exec "$1" "$2" --slots 4096' sh "$create" "$n14"
 check "shmslab-create past ulimit -f: status 1, File too large (status $rc)" \
 	sh -c '[ "$1" -eq 1 ] && grep -qx "shmslab-create: $2: File too large" "$3"' sh "$rc" "$n14" "$err"
 check "and nothing is left at the name" gone "$n14"
+
+# Publish/subscribe: two shmslab-recv --subscribe each print every message
+# that shmslab-send --publish publishes once both are subscribed.
+usage_error "shmslab-create --max-subscribers 33: usage error" shmslab-create "$n15" --max-subscribers 33
+succeeds "shmslab-create --max-subscribers 4 --fanout-depth 8" \
+	"$create" "$n15" --slots 8 --slot-size 64 --max-subscribers 4 --fanout-depth 8
+run "$stat" "$n15"
+check "shmslab-stat shows the subscribers' table" grep -q "^  subscribers 0 of 4 (fan-out depth 8)" "$out"
+succeeds "a message published to nobody is dropped" "$send" "$n15" --publish "to nobody"
+"$recv" "$n15" --subscribe --count 3 --timeout 30000 >"$tmp/sub1" 2>&1 &
+sub1=$!
+"$recv" "$n15" --subscribe --count 3 --timeout 30000 >"$tmp/sub2" 2>&1 &
+sub2=$!
+# wait for both to subscribe: an event, not a time
+tries=0
+until "$stat" "$n15" | grep -q "^  subscribers 2 of" || [ $tries -ge 3000 ]; do
+	sleep 0.01
+	tries=$((tries + 1))
+done
+run "$stat" "$n15" --json
+check "shmslab-stat --json lists both subscribers" \
+	sh -c 'grep -q "\"subscribers\":\[{\"index\":[0-9]*,\"entry\":[0-9]*,\"alive\":true,\"received\":0,\"held\":0,\"waiting\":0},{" "$1"' sh "$out"
+succeeds "shmslab-send --publish" "$send" "$n15" --publish one two three
+wait "$sub1"
+st1=$?
+wait "$sub2"
+st2=$?
+check "each shmslab-recv --subscribe prints every message, in order" \
+	sh -c '[ "$1" -eq 0 ] && [ "$2" -eq 0 ] && [ "$(cat "$3")" = "$(printf "one\ntwo\nthree")" ] &&
+		[ "$(cat "$4")" = "$(cat "$3")" ]' sh "$st1" "$st2" "$tmp/sub1" "$tmp/sub2"
+run "$stat" "$n15"
+check "and every slot is free again, nobody subscribed" \
+	sh -c 'grep -q "available  8" "$1" && grep -q "^  subscribers 0 of 4" "$1"' sh "$out"
 
 # Not covered here: stat on a full process table needs a process holding an
 # attachment; the C tests cover shmslab_inspect.

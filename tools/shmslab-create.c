@@ -21,6 +21,8 @@ static const char usage[] =
 	"  --max-procs P      processes attached at once (default 64)\n"
 	"  --queue-depth N    references the handoff queue holds (default: --slots)\n"
 	"  --shards N         free-list shards (default: one per CPU)\n"
+	"  --max-subscribers N  subscriptions at once, 1 to 32 (default 16)\n"
+	"  --fanout-depth N   messages a subscriber may have waiting (default: --slots)\n"
 	"  --mode OCTAL       permission bits (default 600)\n"
 	"  --force            replace an existing shmslab segment of that name\n"
 	"  --help             show this help and exit\n"
@@ -33,6 +35,8 @@ enum {
 	OPT_MAX_PROCS,
 	OPT_QUEUE_DEPTH,
 	OPT_SHARDS,
+	OPT_MAX_SUBSCRIBERS,
+	OPT_FANOUT_DEPTH,
 	OPT_MODE,
 	OPT_FORCE
 };
@@ -44,6 +48,8 @@ static const struct option options[] = {
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
 	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
 	{ "shards", required_argument, NULL, OPT_SHARDS },
+	{ "max-subscribers", required_argument, NULL, OPT_MAX_SUBSCRIBERS },
+	{ "fanout-depth", required_argument, NULL, OPT_FANOUT_DEPTH },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	TOOL_STANDARD_OPTIONS,
@@ -91,6 +97,13 @@ int main(int argc, char **argv)
 				tool_usage_error("--shards: '%s' is not a number from 0 to %u",
 						 optarg, SHMSLAB_SHARDS_MAX);
 			cfg.shards = (uint32_t)shards;
+			break;
+		case OPT_MAX_SUBSCRIBERS:
+			cfg.max_subscribers =
+				parse_count("max-subscribers", optarg, SHMSLAB_SUBSCRIBERS_MAX, 0);
+			break;
+		case OPT_FANOUT_DEPTH:
+			cfg.fanout_depth = parse_count("fanout-depth", optarg, SHMSLAB_SLOTS_MAX, 0);
 			break;
 		case OPT_MODE:
 			if (tool_parse_mode(optarg, &cfg.mode) != 0)

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * shmslab-recv: receive messages from a segment's handoff queue.
+ * shmslab-recv: receive messages from a segment's handoff queue, or as a
+ * subscriber, what is published.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,6 +19,8 @@ static const char usage[] =
 	"Receive messages from the handoff queue of segment NAME, print each on a\n"
 	"line of its own, and free its slot.\n"
 	"\n"
+	"  --subscribe   subscribe instead, and print every message published while\n"
+	"                it runs (each subscriber gets each; others still do)\n"
 	"  --count N     stop after N messages (default: go on)\n"
 	"  --timeout MS  wait at most MS milliseconds for each message (default: as\n"
 	"                long as it takes); a wait that times out ends the run, and\n"
@@ -24,16 +28,31 @@ static const char usage[] =
 	"  --help        show this help and exit\n"
 	"  --version     show the version and exit\n";
 
-enum { OPT_COUNT = 256, OPT_TIMEOUT };
+enum { OPT_COUNT = 256, OPT_TIMEOUT, OPT_SUBSCRIBE };
 
 static const struct option options[] = {
+	{ "subscribe", no_argument, NULL, OPT_SUBSCRIBE },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	TOOL_STANDARD_OPTIONS,
 };
 
+/* The next message, from the queue or, with SUB, as that subscriber. */
+static int next(struct shmslab *slab, struct shmslab_sub *sub, shmslab_ref *ref, int timeout)
+{
+	return sub != NULL ? shmslab_sub_recv(sub, ref, timeout) : shmslab_recv(slab, ref, timeout);
+}
+
+/* Done with REF: free it, or, with SUB, let go of it. */
+static int done(struct shmslab *slab, struct shmslab_sub *sub, shmslab_ref ref)
+{
+	return sub != NULL ? shmslab_sub_release(sub, ref) : shmslab_free(slab, ref);
+}
+
 int main(int argc, char **argv)
 {
+	struct shmslab_sub *sub = NULL;
+	bool subscribe = false;
 	struct shmslab *slab;
 	struct shmslab_stats st;
 	const char *name;
@@ -54,6 +73,9 @@ int main(int argc, char **argv)
 						 optarg);
 			timeout = (int)v;
 			break;
+		case OPT_SUBSCRIBE:
+			subscribe = true;
+			break;
 		default:
 			tool_other_option(opt);
 		}
@@ -62,6 +84,8 @@ int main(int argc, char **argv)
 	err = shmslab_open(name, &slab);
 	if (err == 0)
 		err = shmslab_stat(slab, &st);
+	if (err == 0 && subscribe)
+		err = shmslab_subscribe(slab, &sub);
 	if (err)
 		tool_fail(name, err);
 	buf = malloc(st.slot_size);
@@ -73,7 +97,7 @@ int main(int argc, char **argv)
 		ssize_t len;
 		int out = 0;
 
-		err = shmslab_recv(slab, &ref, timeout);
+		err = next(slab, sub, &ref, timeout);
 		if (err == -EAGAIN) /* --timeout 0 on an empty queue */
 			err = -ETIMEDOUT;
 		if (err == -ETIMEDOUT && count == 0) {
@@ -94,7 +118,7 @@ int main(int argc, char **argv)
 			status = TOOL_EXIT_FAIL;
 		}
 		/* the slot is ours: it goes back even when the message could not go out */
-		err = shmslab_free(slab, ref);
+		err = done(slab, sub, ref);
 		if (out != 0) {
 			free(buf);
 			shmslab_close(slab);

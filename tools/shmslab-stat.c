@@ -16,8 +16,8 @@
 
 static const char usage[] =
 	"Usage: shmslab-stat NAME [OPTION]...\n"
-	"Show the geometry, free and allocated slots and attached processes of the\n"
-	"shared-memory segment NAME (\"/name\").\n"
+	"Show the geometry, free and allocated slots, subscribers and attached\n"
+	"processes of the shared-memory segment NAME (\"/name\").\n"
 	"\n"
 	"  --slots    also list every slot that is not free\n"
 	"  --json     print one JSON object instead of text\n"
@@ -35,7 +35,8 @@ static const struct option options[] = {
 	TOOL_STANDARD_OPTIONS,
 };
 
-static const char *const state_names[] = { "free", "owned", "queued", "busy", "retired" };
+static const char *const state_names[] = { "free",    "owned",  "queued",
+					    "busy",    "retired", "published" };
 
 static const char *const died_in[] = { "", "alloc", "free", "growing the segment", "send",
 					"receive" };
@@ -134,6 +135,55 @@ static void print_proc_json(FILE *out, const struct shmslab_proc_info *p, int fi
 	putc('}', out);
 }
 
+static void print_sub_text(FILE *out, const struct shmslab_sub_info *u)
+{
+	fprintf(out, "    subscriber %-3u entry %-4d %s received %llu, holds %llu, %llu behind\n",
+		u->index, u->entry, u->alive ? "     " : "DEAD ", (unsigned long long)u->received,
+		(unsigned long long)u->held, (unsigned long long)u->waiting);
+}
+
+static void print_sub_json(FILE *out, const struct shmslab_sub_info *u, int first)
+{
+	fprintf(out,
+		"%s{\"index\":%u,\"entry\":%d,\"alive\":%s,\"received\":%llu,\"held\":%llu,"
+		"\"waiting\":%llu}",
+		first ? "" : ",", u->index, u->entry, u->alive ? "true" : "false",
+		(unsigned long long)u->received, (unsigned long long)u->held,
+		(unsigned long long)u->waiting);
+}
+
+/* The subscriptions: what each holds and how far behind the publishers it is. */
+static int show_subscribers(FILE *out, struct shmslab *slab, const struct shmslab_stats *st,
+			    int json)
+{
+	int first = 1;
+
+	if (json)
+		fprintf(out, ",\"subscribers\":[");
+	else
+		fprintf(out, "  subscribers %llu of %llu (fan-out depth %llu), %llu slot%s published\n",
+			(unsigned long long)st->subscribers, (unsigned long long)st->max_subscribers,
+			(unsigned long long)st->fanout_depth, (unsigned long long)st->published,
+			st->published == 1 ? "" : "s");
+	for (uint32_t i = 0; i < st->max_subscribers; i++) {
+		struct shmslab_sub_info u;
+		int err = shmslab_sub_info(slab, i, &u);
+
+		if (err)
+			return err;
+		if (!u.live)
+			continue;
+		if (json)
+			print_sub_json(out, &u, first);
+		else
+			print_sub_text(out, &u);
+		first = 0;
+	}
+	if (json)
+		putc(']', out);
+	return 0;
+}
+
 static int show(FILE *out, struct shmslab *slab, const char *name, int list, int json,
 		const struct shmslab_recovery *got)
 {
@@ -149,7 +199,8 @@ static int show(FILE *out, struct shmslab *slab, const char *name, int list, int
 			",\"layout_version\":%llu,\"slot_size\":%llu,\"slot_count\":%llu,"
 			"\"max_slots\":%llu,\"shards\":%llu,\"available\":%llu,\"allocated\":%llu,"
 			"\"unowned\":%llu,\"queued\":%llu,\"busy\":%llu,\"max_procs\":%llu,"
-			"\"procs\":%llu,\"dead_procs\":%llu,\"queue_depth\":%llu,\"retired\":%llu",
+			"\"procs\":%llu,\"dead_procs\":%llu,\"queue_depth\":%llu,\"retired\":%llu,"
+			"\"published\":%llu,\"max_subscribers\":%llu,\"fanout_depth\":%llu",
 			(unsigned long long)st.layout_version, (unsigned long long)st.slot_size,
 			(unsigned long long)st.slot_count, (unsigned long long)st.max_slots,
 			(unsigned long long)st.shards, (unsigned long long)st.available,
@@ -157,12 +208,14 @@ static int show(FILE *out, struct shmslab *slab, const char *name, int list, int
 			(unsigned long long)st.queued, (unsigned long long)st.busy,
 			(unsigned long long)st.max_procs, (unsigned long long)st.procs,
 			(unsigned long long)st.dead_procs, (unsigned long long)st.queue_depth,
-			(unsigned long long)st.retired);
+			(unsigned long long)st.retired, (unsigned long long)st.published,
+			(unsigned long long)st.max_subscribers, (unsigned long long)st.fanout_depth);
 		if (got != NULL)
 			fprintf(out,
-				",\"recovered\":{\"slots\":%llu,\"locks\":%llu,\"procs\":%llu}",
+				",\"recovered\":{\"slots\":%llu,\"locks\":%llu,\"procs\":%llu,"
+				"\"subscriptions\":%llu}",
 				(unsigned long long)got->slots, (unsigned long long)got->locks,
-				(unsigned long long)got->procs);
+				(unsigned long long)got->procs, (unsigned long long)got->subscriptions);
 	} else {
 		fprintf(out, "%s: libshmslab segment, layout version %llu\n", name,
 			(unsigned long long)st.layout_version);
@@ -181,6 +234,9 @@ static int show(FILE *out, struct shmslab *slab, const char *name, int list, int
 			fprintf(out, "  retired    %llu (their generations used up)\n",
 				(unsigned long long)st.retired);
 	}
+	err = show_subscribers(out, slab, &st, json);
+	if (err)
+		return err;
 	if (list) {
 		err = list_slots(out, slab, &st, json);
 		if (err)
@@ -226,11 +282,19 @@ static int recover(const char *name, int json, struct shmslab_recovery *got)
 	shmslab_close(slab);
 	if (err < 0)
 		return err;
-	if (!json)
-		printf("%s: recovered %llu slot%s, %llu lock%s and %llu process-table entr%s\n",
-		       name, (unsigned long long)got->slots, got->slots == 1 ? "" : "s",
+	if (!json) {
+		char subs[64] = "";
+
+		if (got->subscriptions != 0)
+			snprintf(subs, sizeof(subs), " and %llu subscription%s",
+				 (unsigned long long)got->subscriptions,
+				 got->subscriptions == 1 ? "" : "s");
+		printf("%s: recovered %llu slot%s, %llu lock%s%s%llu process-table entr%s%s\n", name,
+		       (unsigned long long)got->slots, got->slots == 1 ? "" : "s",
 		       (unsigned long long)got->locks, got->locks == 1 ? "" : "s",
-		       (unsigned long long)got->procs, got->procs == 1 ? "y" : "ies");
+		       subs[0] ? ", " : " and ", (unsigned long long)got->procs,
+		       got->procs == 1 ? "y" : "ies", subs);
+	}
 	return 0;
 }
 
