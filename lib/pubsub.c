@@ -267,7 +267,7 @@ static int publish_slot(struct shmslab *s, struct lane *lane, uint32_t idx, uint
 
 	for (;;) {
 		uint64_t members, t;
-		uint32_t full;
+		uint32_t full = 0; /* set by fan_room with -ENOSPC, read only then */
 		int err = turn_take(s);
 
 		if (err)

@@ -11,7 +11,8 @@
  * its length) that fails its checksum is a torn message shown as whole: the
  * worker exits 3.  Any other unexpected error: exit 1.  It writes a byte to
  * stdout every 256 operations, so the driver sees it is not stuck.  It
- * allocates in bursts, and sends and receives one at a time or in bursts.
+ * allocates in bursts, sends and receives one at a time or in bursts, and
+ * publishes some of its slots, subscribed itself now and then.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +27,13 @@
 #include "shmslab.h"
 
 #define HELD	8
+#define SUBHELD 4
 #define MSG_MAX 256
 
 static struct shmslab *slab;
+static struct shmslab_sub *sub; /* NULL while not subscribed */
+static shmslab_ref subheld[SUBHELD];
+static uint32_t nsubheld;
 static _Atomic uint64_t *board;
 static uint32_t board_len;
 static uint64_t rng;
@@ -104,7 +109,8 @@ static void write_view(shmslab_ref ref, int own)
 	int err = shmslab_write_begin(slab, ref, &v);
 
 	if (err) {
-		if (own || (err != -ESTALE && err != -EINVAL))
+		/* someone else's: freed, or published (read-only) meanwhile */
+		if (own || (err != -ESTALE && err != -EINVAL && err != -EBUSY))
 			die("write_begin", err);
 		return;
 	}
@@ -115,6 +121,73 @@ static void write_view(shmslab_ref ref, int own)
 	err = shmslab_write_end(slab, &v);
 	if (err)
 		die("write_end", err);
+}
+
+/* Subscribe, or with one held, let go of everything and leave. */
+static void subscription_toggle(void)
+{
+	int err;
+
+	if (sub == NULL) {
+		err = shmslab_subscribe(slab, &sub);
+		if (err == -EUSERS)
+			sub = NULL;
+		else if (err)
+			die("subscribe", err);
+		return;
+	}
+	while (nsubheld > 0)
+		if ((err = shmslab_sub_release(sub, subheld[--nsubheld])) != 0)
+			die("sub_release", err);
+	if ((err = shmslab_unsubscribe(sub)) != 0)
+		die("unsubscribe", err);
+	sub = NULL;
+}
+
+/* Receive what is published to us, or let go of something received. */
+static void subscriber_step(void)
+{
+	int err;
+
+	if (sub == NULL)
+		return;
+	if (nsubheld == SUBHELD || (nsubheld > 0 && rnd(2))) {
+		uint32_t i = rnd(nsubheld);
+
+		if ((err = shmslab_sub_release(sub, subheld[i])) != 0)
+			die("sub_release", err);
+		subheld[i] = subheld[--nsubheld];
+		return;
+	}
+	err = shmslab_sub_recv(sub, &subheld[nsubheld], rnd(2) ? 0 : 1);
+	if (err == -EAGAIN || err == -ETIMEDOUT)
+		return;
+	if (err)
+		die("sub_recv", err);
+	/* held by us: never freed under us, whole or torn by a writer that died */
+	check_read(subheld[nsubheld++], 1);
+}
+
+/* Publish one of ours, subscribe or leave, or be a subscriber for a step. */
+static void pubsub_step(shmslab_ref *held, uint32_t *nheld)
+{
+	uint32_t pick = rnd(10);
+
+	if (pick == 0) {
+		subscription_toggle();
+	} else if (pick < 5 && *nheld > 0) {
+		/* read-only, and no longer ours, from here */
+		uint32_t i = rnd(*nheld);
+		int err = shmslab_publish(slab, held[i]);
+
+		/* a full subscriber, or another worker writing it (the board) */
+		if (err >= 0)
+			held[i] = held[--*nheld];
+		else if (err != -ENOSPC && err != -EBUSY)
+			die("publish", err);
+	} else {
+		subscriber_step();
+	}
 }
 
 int main(int argc, char **argv)
@@ -143,7 +216,9 @@ int main(int argc, char **argv)
 	for (;;) {
 		uint32_t pick = rnd(100);
 
-		if (pick < 25 && nheld < HELD) {
+		if (rnd(6) == 0) {
+			pubsub_step(held, &nheld);
+		} else if (pick < 25 && nheld < HELD) {
 			uint8_t msg[MSG_MAX];
 			size_t len;
 
@@ -235,7 +310,9 @@ int main(int argc, char **argv)
 			while (nheld > 0)
 				if ((err = shmslab_free(slab, held[--nheld])) != 0)
 					die("free", err);
-			shmslab_close(slab);
+			shmslab_close(slab); /* ends the subscription, and lets go of it all */
+			sub = NULL;
+			nsubheld = 0;
 			err = shmslab_open(argv[1], &slab);
 			if (err)
 				die("reopen", err);
