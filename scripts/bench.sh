@@ -5,7 +5,7 @@
 # process, shmslab-bench reports ns per operation from inside each run, and
 # the table shows medians and the ratios DESIGN.md sets targets for.
 #
-#   scripts/bench.sh [--against REV] [--only slab|queue] [RUNS]   (default 5 runs)
+#   scripts/bench.sh [--against REV] [--only slab|queue|fanout] [RUNS]   (default 5 runs)
 #
 # slab: alloc+free and store+read against one lock cmpxchg.  queue: one-way
 # latency percentiles (ping-pong) and streaming throughput of libshmslab,
@@ -16,6 +16,10 @@
 # limit of streaming, a bare single-producer ring.  It installs the peers and
 # gnuplot with apt-get where Debian has them, and leaves out, saying so, any
 # it cannot have; the figures go to bench-out/latency.png and stream.png.
+# fanout: publish/subscribe, one publisher and 1, 2 and 4 subscriber
+# processes, zero-copy, at 64 B and 4 KiB: the publisher's cost per message
+# and each subscriber's rate, beside the queue's 1:1 rate and iceoryx's 1:N
+# in the same run.
 #
 # With --against, git revision REV is built beside the tree and each case runs
 # on both builds, alternating run by run (which build goes first alternates
@@ -31,7 +35,7 @@ built() {
 }
 
 usage() {
-	echo "usage: scripts/bench.sh [--against REV] [--only slab|queue] [RUNS]" >&2
+	echo "usage: scripts/bench.sh [--against REV] [--only slab|queue|fanout] [RUNS]" >&2
 	exit 2
 }
 
@@ -48,7 +52,7 @@ while [ $# -gt 0 ]; do
 done
 runs=${1:-5}
 [ $# -le 1 ] || usage
-case $only in '' | slab | queue) ;; *) usage ;; esac
+case $only in '' | slab | queue | fanout) ;; *) usage ;; esac
 case $runs in '' | *[!0-9]* | 0*) usage ;; esac
 need_build_packages
 need_packages hyperfine
@@ -353,6 +357,68 @@ slab_section() {
 	echo "Ratios of 2 or 8 processes are throughput against the row they compare with."
 }
 
-[ "$only" = queue ] || slab_section
-[ "$only" = slab ] || queue_section
+# Publish/subscribe: fan-out to 1, 2 and 4 subscribers, zero-copy, beside the
+# queue's 1:1 stream and iceoryx's 1:N, every case once per run in turn, so
+# that the machine's noise falls on all of them alike.
+fanout_section() {
+	fan_count=200000
+	fan_peers=
+	start_roudi && fan_peers=iceoryx
+	say "fan-out: $runs runs of each, $fan_count messages, in turn"
+	for r in $(seq 0 "$runs"); do
+		for size in 64 4096; do
+			"$bench" stream "$fan_count" --transport shmslab-zc --size "$size" \
+				--out "$out/fan-queue-$size.txt" >/dev/null || exit 1
+			for subs in 1 2 4; do
+				for t in shmslab-zc $fan_peers; do
+					"$bench" fanout "$fan_count" --transport "$t" --size "$size" --subs "$subs" \
+						--out "$out/fan-$t-$size-$subs.txt" >/dev/null || exit 1
+				done
+			done
+		done
+		[ "$r" -gt 0 ] || say "(a first run of each, left out of the medians, warmed up)"
+	done
+	stop_roudi
+	printf '\n%-11s %5s %4s %11s %12s %14s %9s %8s\n' "fan-out" "size" "subs" "pub ns/msg" \
+		"pub busy ns" "sub msgs/s min" "vs 1:1 q" "vs iox"
+	for size in 64 4096; do
+		queue=$(median "fan-queue-$size" msgs_per_s)
+		for subs in 1 2 4; do
+			for t in shmslab-zc $fan_peers; do
+				c=fan-$t-$size-$subs
+				iox=-
+				[ -z "$fan_peers" ] ||
+					iox=$(ratio "$(median "$c" sub_msgs_per_s_min)" \
+						"$(median "fan-iceoryx-$size-$subs" sub_msgs_per_s_min)")x
+				printf '%-11s %5d %4d %11.0f %12.0f %14.0f %8sx %8s\n' "$t" "$size" "$subs" \
+					"$(median "$c" pub_ns_per_msg)" "$(median "$c" pub_busy_ns_per_msg)" \
+					"$(median "$c" sub_msgs_per_s_min)" \
+					"$(ratio "$(median "$c" sub_msgs_per_s_min)" "$queue")" "$iox"
+			done
+		done
+		printf '%-11s %5d %4s %11s %12s %14.0f\n' "queue 1:1" "$size" "-" "-" "-" "$queue"
+		printf '%-44s %s (target <= 1.5x)\n' "  publisher's busy cost, 4 subscribers / 1:" \
+			"$(ratio "$(median "fan-shmslab-zc-$size-4" pub_busy_ns_per_msg)" \
+				"$(median "fan-shmslab-zc-$size-1" pub_busy_ns_per_msg)")x"
+	done
+	echo "(medians of $runs runs; one publisher on CPU 0 and its subscribers on CPU 1 of"
+	echo " $(nproc); pub ns/msg: the publisher's wall time per message, waits for room"
+	echo " included; pub busy ns: its time inside the calls that succeeded (alloc, write in"
+	echo " place, publish), waits for a slot or for room left out (iceoryx's publisher"
+	echo " blocks inside its call: both the same); sub msgs/s min: the slowest subscriber,"
+	echo " reading each message's first 8 bytes in place; vs 1:1 q: that against the queue's"
+	echo " zero-copy stream of the same size in the same run; vs iox: against iceoryx's"
+	echo " slowest subscriber with as many subscribers)"
+}
+
+case $only in
+slab) slab_section ;;
+queue) queue_section ;;
+fanout) fanout_section ;;
+*)
+	slab_section
+	queue_section
+	fanout_section
+	;;
+esac
 echo "Raw results: $out"

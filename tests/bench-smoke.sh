@@ -7,7 +7,7 @@
 bench=$top_builddir/tools/shmslab-bench
 transports=$("$bench" --list-transports)
 boost=
-PLAN=29
+PLAN=32
 if echo "$transports" | grep -qx boost; then
 	boost=boost
 	PLAN=$((PLAN + 2))
@@ -98,4 +98,12 @@ check "streaming through the cache line floor is a usage error" test $? -eq 2
 check "latency through the bare ring is a usage error" test $? -eq 2
 "$bench" stream 10 --transport shmslab --read 8 >/dev/null 2>&1
 check "--read but through shmslab-zc is a usage error" test $? -eq 2
+# fan-out: every subscriber gets every message in order (the program checks)
+for subs in 1 3; do
+	"$bench" fanout 3000 --transport shmslab-zc --subs "$subs" --size 4096 --out "$out" >/dev/null
+	check "fan-out to $subs subscribers" \
+		grep -Eq "^mode=fanout transport=shmslab-zc size=4096 subs=$subs count=3000 pub_ns_per_msg=[0-9.]+ pub_busy_ns_per_msg=[0-9.]+ sub_msgs_per_s_min=[1-9]" "$out"
+done
+"$bench" fanout 10 --transport pipe >/dev/null 2>&1
+check "fan-out through a pipe is a usage error" test $? -eq 2
 tap_done

@@ -10,6 +10,7 @@
 #define SHMSLAB_BENCH_PEERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #ifndef __cplusplus
 #include <stdatomic.h>
 #endif
@@ -48,6 +49,14 @@ int iox_side_open(struct iox_side **out, const char *instance, int side, int pol
 int iox_side_send(struct iox_side *x, const void *msg, size_t size);
 int iox_side_recv(struct iox_side *x, void *buf, size_t size);
 void iox_side_close(struct iox_side *x);
+
+/* Fan-out through iceoryx, for shmslab-bench fanout (bench-iceoryx.c). */
+struct iox_fan;
+int iox_fan_open(struct iox_fan **out, const char *instance, int publisher, unsigned subs,
+		 _Atomic uint32_t *ready);
+int iox_fan_send(struct iox_fan *x, const void *msg, size_t size);
+int iox_fan_recv(struct iox_fan *x, void *buf, size_t size);
+void iox_fan_close(struct iox_fan *x, _Atomic int *done, int total);
 #endif
 
 #ifdef __cplusplus

@@ -20,6 +20,12 @@
  *   stream   N messages from a producer process to a consumer process; with
  *            --burst B through libshmslab, in bursts of B (alloc_many and
  *            send_many; recv_many of up to B)
+ *   fanout   N messages published to --subs S subscriber processes, written
+ *            and read in place; reported: the publisher's wall time per
+ *            message, its time per message inside the calls that succeeded
+ *            (not counting its waits for room), and the slowest and mean
+ *            subscriber's messages per second.  With --transport iceoryx, the
+ *            same through an iceoryx publisher and S iceoryx subscribers
  *
  * With --procs P, P processes run at once, each attached on its own; the
  * figure is then aggregate: wall time of the slowest over all their pairs.
@@ -48,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-peers.h"
 #include "bench-transports.h"
 #include "shmslab.h"
 #include "tool.h"
@@ -55,7 +62,7 @@
 static const char usage[] =
 	"Usage: shmslab-bench MODE ITERATIONS [OPTION]...\n"
 	"Measure libshmslab's hot paths.  MODE is cas, alloc, store, handoff,\n"
-	"latency or stream.\n"
+	"latency, stream or fanout.\n"
 	"\n"
 	"  --transport T shmslab, shmslab-zc, pipe, unix, mq, boost, iceoryx,\n"
 	"                cacheline (latency) or ring (stream)\n"
@@ -67,6 +74,7 @@ static const char usage[] =
 	"  --batch B     alloc: allocate B slots, then free them (default 1);\n"
 	"                latency: round trips per sample (default 100)\n"
 	"  --procs P     processes running at once (default 1)\n"
+	"  --subs S      fanout: subscriber processes (default 1)\n"
 	"  --shards S    free-list shards of the segment (default: one per CPU)\n"
 	"  --slots N     slots of the segment (default 1024)\n"
 	"  --size BYTES  message size for store, latency and stream (default 64)\n"
@@ -84,6 +92,7 @@ enum {
 	OPT_READ,
 	OPT_LIST,
 	OPT_BURST,
+	OPT_SUBS,
 	OPT_OUT
 };
 
@@ -97,14 +106,17 @@ static const struct option options[] = {
 	{ "read", required_argument, NULL, OPT_READ },
 	{ "list-transports", no_argument, NULL, OPT_LIST },
 	{ "burst", required_argument, NULL, OPT_BURST },
+	{ "subs", required_argument, NULL, OPT_SUBS },
 	{ "out", required_argument, NULL, OPT_OUT },
 	TOOL_STANDARD_OPTIONS,
 };
 
+#define FANOUT_SUBS_MAX 8
+
 struct params {
 	const char *mode;
 	uint64_t iterations;
-	uint32_t batch, procs, shards, slots, size, read, burst;
+	uint32_t batch, procs, shards, slots, size, read, burst, subs;
 	int transport;
 	const char *out;
 };
@@ -472,6 +484,240 @@ static int bench_stream(const struct params *p, char *line, size_t len)
 	return err;
 }
 
+
+/* Fan-out: what the publisher and its subscribers share, beside the channel. */
+struct fan_board {
+	_Atomic uint32_t ready; /* subscribers subscribed */
+	_Atomic uint32_t failed;
+	_Atomic int done; /* iceoryx: sides done */
+	uint64_t first_ns[FANOUT_SUBS_MAX], last_ns[FANOUT_SUBS_MAX];
+};
+
+/* One subscriber of the fan-out, ID: receive COUNT in place, in order, and time them. */
+static int fan_subscriber(const struct params *p, const char *name, struct fan_board *b,
+			  uint32_t id)
+{
+	struct shmslab_sub *sub = NULL;
+	struct shmslab *slab;
+	int err = shmslab_open(name, &slab);
+
+	if (err == 0)
+		err = shmslab_subscribe(slab, &sub);
+	atomic_fetch_add(&b->ready, 1);
+	for (uint64_t i = 0; i < p->iterations && err == 0; i++) {
+		struct shmslab_view v;
+		shmslab_ref ref;
+		uint64_t got;
+
+		err = shmslab_sub_recv(sub, &ref, -1);
+		if (err == 0 && (err = shmslab_read_begin(slab, ref, &v)) == 0) {
+			memcpy(&got, v.data, sizeof(got));
+			if (got != i || v.len != p->size)
+				err = SHMSLAB_ECORRUPT; /* lost, doubled or reordered */
+			if (shmslab_read_end(slab, &v) != 0 && err == 0)
+				err = SHMSLAB_ECORRUPT;
+		}
+		if (err == 0)
+			err = shmslab_sub_release(sub, ref);
+		if (i == 0)
+			b->first_ns[id] = now_ns(); /* from the first on: not the start-up */
+	}
+	b->last_ns[id] = now_ns();
+	shmslab_close(slab);
+	return err;
+}
+
+/*
+ * The publisher: COUNT messages, written in place and published to every
+ * subscriber; *BUSY_NS the time inside the calls that succeeded, not its
+ * waits for a slot or for room.
+ */
+static int fan_publisher(const struct params *p, struct shmslab *slab, uint64_t *busy_ns)
+{
+	int err = 0;
+
+	*busy_ns = 0;
+	for (uint64_t i = 0; i < p->iterations && err == 0; i++) {
+		uint64_t t0 = now_ns(), waited = 0;
+		struct shmslab_view v;
+		shmslab_ref ref;
+
+		/* every slot held by subscribers that have not let go: wait */
+		while ((err = shmslab_alloc(slab, &ref)) == -ENOSPC) {
+			uint64_t w = now_ns();
+
+			sched_yield();
+			waited += now_ns() - w;
+		}
+		if (err == 0 && (err = shmslab_write_begin(slab, ref, &v)) == 0) {
+			memcpy(v.data, &i, sizeof(i));
+			v.len = p->size;
+			err = shmslab_write_end(slab, &v);
+		}
+		while (err == 0 && (err = shmslab_publish(slab, ref)) == -ENOSPC) {
+			uint64_t w = now_ns();
+
+			sched_yield(); /* a subscriber has fanout_depth waiting */
+			waited += now_ns() - w;
+		}
+		if (err >= 0 && (uint32_t)err != p->subs)
+			err = SHMSLAB_ECORRUPT; /* a subscriber missing */
+		else if (err > 0)
+			err = 0;
+		*busy_ns += now_ns() - t0 - waited;
+	}
+	return err;
+}
+
+/* The figures of a fan-out run into LINE, from the board and the publisher's times. */
+static void fan_report(const struct params *p, const struct fan_board *b, uint64_t pub_ns,
+		       uint64_t busy_ns, char *line, size_t len)
+{
+	double slowest = 0, sum = 0;
+
+	for (uint32_t i = 0; i < p->subs; i++) {
+		double rate = (double)(p->iterations - 1) * 1e9 /
+			      (double)(b->last_ns[i] - b->first_ns[i] + 1);
+
+		slowest = i == 0 || rate < slowest ? rate : slowest;
+		sum += rate;
+	}
+	snprintf(line, len,
+		 "mode=fanout transport=%s size=%u subs=%u count=%llu pub_ns_per_msg=%.1f "
+		 "pub_busy_ns_per_msg=%.1f sub_msgs_per_s_min=%.0f sub_msgs_per_s_mean=%.0f\n",
+		 transport_names[p->transport], p->size, p->subs,
+		 (unsigned long long)p->iterations, (double)pub_ns / (double)p->iterations,
+		 (double)busy_ns / (double)p->iterations, slowest, sum / p->subs);
+}
+
+/* Fan-out through libshmslab: one publisher, --subs subscriber processes. */
+static int fan_shmslab(const struct params *p, struct fan_board *b, uint64_t *pub_ns,
+		       uint64_t *busy_ns)
+{
+	struct shmslab_config cfg;
+	struct shmslab *slab;
+	pid_t pids[FANOUT_SUBS_MAX];
+	char name[64];
+	uint64_t t0;
+	int err, status;
+
+	snprintf(name, sizeof(name), "/shmslab-bench-%ld", (long)getpid());
+	shmslab_config_init(&cfg);
+	cfg.slot_count = p->slots;
+	cfg.slot_size = p->size > 64 ? p->size : 64;
+	cfg.max_procs = p->subs + 2;
+	cfg.max_subscribers = p->subs;
+	err = shmslab_create(name, &cfg, &slab);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < p->subs; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			pin(1);
+			_exit(fan_subscriber(p, name, b, i) ? 1 : 0);
+		}
+	}
+	pin(0);
+	while (atomic_load(&b->ready) < p->subs)
+		usleep(100);
+	t0 = now_ns();
+	err = fan_publisher(p, slab, busy_ns);
+	*pub_ns = now_ns() - t0;
+	for (uint32_t i = 0; i < p->subs; i++) {
+		if (err && pids[i] > 0)
+			kill(pids[i], SIGKILL); /* it waits for what will not come */
+		if (pids[i] <= 0 || waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			err = err ? err : SHMSLAB_ECORRUPT;
+	}
+	shmslab_close(slab);
+	if (shmslab_unlink(name) != 0 && err == 0)
+		err = SHMSLAB_ECORRUPT;
+	return err;
+}
+
+#ifdef HAVE_ICEORYX
+/* Fan-out through iceoryx: one publisher, --subs subscriber processes, each its own runtime. */
+static int fan_iceoryx(const struct params *p, struct fan_board *b, uint64_t *pub_ns,
+		       uint64_t *busy_ns)
+{
+	pid_t pids[FANOUT_SUBS_MAX];
+	char instance[32], *buf = calloc(1, p->size);
+	struct iox_fan *pub;
+	uint64_t t0;
+	int err, status;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	snprintf(instance, sizeof(instance), "fan%ld", (long)getpid());
+	fflush(NULL); /* the children exit through exit() */
+	for (uint32_t i = 0; i < p->subs; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct iox_fan *sub;
+
+			pin(1);
+			err = iox_fan_open(&sub, instance, 0, p->subs, &b->ready);
+			for (uint64_t k = 0; k < p->iterations && err == 0; k++) {
+				uint64_t got;
+
+				err = iox_fan_recv(sub, buf, p->size);
+				memcpy(&got, buf, sizeof(got));
+				if (err == 0 && got != k)
+					err = SHMSLAB_ECORRUPT;
+				if (k == 0)
+					b->first_ns[i] = now_ns();
+			}
+			b->last_ns[i] = now_ns();
+			if (err == 0)
+				iox_fan_close(sub, &b->done, p->subs + 1);
+			exit(err ? 1 : 0); /* exit: iceoryx leaves RouDi in a destructor */
+		}
+	}
+	pin(0);
+	err = iox_fan_open(&pub, instance, 1, p->subs, &b->ready);
+	t0 = now_ns();
+	for (uint64_t k = 0; k < p->iterations && err == 0; k++) {
+		memcpy(buf, &k, sizeof(k));
+		err = iox_fan_send(pub, buf, p->size);
+	}
+	*pub_ns = now_ns() - t0;
+	*busy_ns = *pub_ns; /* iceoryx's publisher blocks inside its call: no wait to set apart */
+	if (err == 0)
+		iox_fan_close(pub, &b->done, p->subs + 1);
+	for (uint32_t i = 0; i < p->subs; i++) {
+		if (err && pids[i] > 0)
+			kill(pids[i], SIGKILL);
+		if (pids[i] <= 0 || waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			err = err ? err : SHMSLAB_ECORRUPT;
+	}
+	free(buf);
+	return err;
+}
+#endif
+
+static int bench_fanout(const struct params *p, char *line, size_t len)
+{
+	struct fan_board *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t pub_ns = 0, busy_ns = 0;
+	int err;
+
+	if (b == MAP_FAILED)
+		return -errno;
+#ifdef HAVE_ICEORYX
+	if (p->transport == T_ICEORYX)
+		err = fan_iceoryx(p, b, &pub_ns, &busy_ns);
+	else
+#endif
+		err = fan_shmslab(p, b, &pub_ns, &busy_ns);
+	if (err == 0)
+		fan_report(p, b, pub_ns, busy_ns, line, len);
+	munmap(b, sizeof(*b));
+	return err;
+}
+
 static uint32_t parse_opt(const char *opt, const char *arg, uint64_t max, int suffixes)
 {
 	uint64_t v;
@@ -484,7 +730,9 @@ static uint32_t parse_opt(const char *opt, const char *arg, uint64_t max, int su
 
 int main(int argc, char **argv)
 {
-	struct params p = { .batch = 0, .procs = 1, .slots = 1024, .size = 64, .burst = 1 };
+	struct params p = {
+		.batch = 0, .procs = 1, .slots = 1024, .size = 64, .burst = 1, .subs = 1
+	};
 	double ns = 0;
 	char line[512];
 	int opt;
@@ -525,6 +773,9 @@ int main(int argc, char **argv)
 		case OPT_SIZE:
 			p.size = parse_opt("size", optarg, SHMSLAB_SLOT_SIZE_MAX, 1);
 			break;
+		case OPT_SUBS:
+			p.subs = parse_opt("subs", optarg, FANOUT_SUBS_MAX, 0);
+			break;
 		case OPT_OUT:
 			p.out = optarg;
 			break;
@@ -552,6 +803,20 @@ int main(int argc, char **argv)
 		   strcmp(p.mode, "handoff") == 0) {
 		if (run_slab(&p, &ns) != 0)
 			return TOOL_EXIT_FAIL;
+	} else if (strcmp(p.mode, "fanout") == 0) {
+		int err;
+
+		if (p.subs == 0 || p.size < 8)
+			tool_usage_error("fanout: --subs from 1 to %d, --size at least 8",
+					 FANOUT_SUBS_MAX);
+		if (p.transport != T_SHMSLAB_ZC && p.transport != T_ICEORYX)
+			tool_usage_error("fanout: --transport shmslab-zc or iceoryx");
+		if (!transport_built(p.transport))
+			tool_fail(transport_names[p.transport], -ENOSYS);
+		err = bench_fanout(&p, line, sizeof(line));
+		if (err)
+			tool_fail(transport_names[p.transport], err);
+		goto report;
 	} else if (strcmp(p.mode, "latency") == 0 || strcmp(p.mode, "stream") == 0) {
 		int err;
 
