@@ -20,6 +20,9 @@
  *   stream   N messages from a producer process to a consumer process; with
  *            --burst B through libshmslab, in bursts of B (alloc_many and
  *            send_many; recv_many of up to B)
+ *   pubsub   N messages allocated and published in one process, which holds
+ *            --subs S subscriptions, each receiving and releasing every one:
+ *            for counting instructions per call (scripts/instructions.sh)
  *   fanout   N messages published to --subs S subscriber processes, written
  *            and read in place; reported: the publisher's wall time per
  *            message, its time per message inside the calls that succeeded
@@ -62,7 +65,7 @@
 static const char usage[] =
 	"Usage: shmslab-bench MODE ITERATIONS [OPTION]...\n"
 	"Measure libshmslab's hot paths.  MODE is cas, alloc, store, handoff,\n"
-	"latency, stream or fanout.\n"
+	"latency, stream, pubsub or fanout.\n"
 	"\n"
 	"  --transport T shmslab, shmslab-zc, pipe, unix, mq, boost, iceoryx,\n"
 	"                cacheline (latency) or ring (stream)\n"
@@ -74,7 +77,7 @@ static const char usage[] =
 	"  --batch B     alloc: allocate B slots, then free them (default 1);\n"
 	"                latency: round trips per sample (default 100)\n"
 	"  --procs P     processes running at once (default 1)\n"
-	"  --subs S      fanout: subscriber processes (default 1)\n"
+	"  --subs S      pubsub and fanout: subscriptions (default 1)\n"
 	"  --shards S    free-list shards of the segment (default: one per CPU)\n"
 	"  --slots N     slots of the segment (default 1024)\n"
 	"  --size BYTES  message size for store, latency and stream (default 64)\n"
@@ -211,6 +214,33 @@ static int work_handoff(struct shmslab *slab, uint64_t n)
 	return err;
 }
 
+/* Publish N messages to SUBS subscriptions of our own, each receiving and releasing it. */
+static int work_pubsub(struct shmslab *slab, uint64_t n, uint32_t subs)
+{
+	struct shmslab_sub *sub[FANOUT_SUBS_MAX];
+	uint32_t joined = 0;
+	int err = 0;
+
+	while (joined < subs && (err = shmslab_subscribe(slab, &sub[joined])) == 0)
+		joined++;
+	for (uint64_t i = 0; i < n && err == 0; i++) {
+		shmslab_ref ref, got;
+
+		err = shmslab_alloc(slab, &ref);
+		if (err == 0 && (err = shmslab_publish(slab, ref)) == (int)subs)
+			err = 0;
+		else if (err >= 0)
+			err = SHMSLAB_ECORRUPT;
+		for (uint32_t k = 0; k < subs && err == 0; k++)
+			if ((err = shmslab_sub_recv(sub[k], &got, 0)) == 0)
+				err = got == ref ? shmslab_sub_release(sub[k], got) : SHMSLAB_ECORRUPT;
+	}
+	while (joined > 0)
+		if (shmslab_unsubscribe(sub[--joined]) != 0 && err == 0)
+			err = SHMSLAB_ECORRUPT;
+	return err;
+}
+
 /* One worker process: attach on its own, wait for the start, run, record. */
 static void worker(const struct params *p, const char *name, struct board *b, uint32_t id)
 {
@@ -226,6 +256,8 @@ static void worker(const struct params *p, const char *name, struct board *b, ui
 			err = work_alloc(slab, p->iterations, p->batch);
 		else if (strcmp(p->mode, "handoff") == 0)
 			err = work_handoff(slab, p->iterations);
+		else if (strcmp(p->mode, "pubsub") == 0)
+			err = work_pubsub(slab, p->iterations, p->subs);
 		else
 			err = work_store(slab, p->iterations, p->size);
 		b->end_ns[id] = now_ns();
@@ -254,6 +286,7 @@ static int run_slab(const struct params *p, double *ns_per_op)
 	cfg.slot_size = p->size > 64 ? p->size : 64;
 	cfg.shards = p->shards;
 	cfg.max_procs = p->procs + 1;
+	cfg.max_subscribers = p->subs;
 	err = shmslab_create(name, &cfg, &slab);
 	if (err)
 		tool_fail(name, err);
@@ -800,7 +833,9 @@ int main(int argc, char **argv)
 		ns = bench_cas(p.iterations);
 		p.procs = 1;
 	} else if (strcmp(p.mode, "alloc") == 0 || strcmp(p.mode, "store") == 0 ||
-		   strcmp(p.mode, "handoff") == 0) {
+		   strcmp(p.mode, "handoff") == 0 || strcmp(p.mode, "pubsub") == 0) {
+		if (strcmp(p.mode, "pubsub") == 0 && (p.subs == 0 || p.procs != 1))
+			tool_usage_error("pubsub: one process, --subs from 1 to %d", FANOUT_SUBS_MAX);
 		if (run_slab(&p, &ns) != 0)
 			return TOOL_EXIT_FAIL;
 	} else if (strcmp(p.mode, "fanout") == 0) {
