@@ -282,10 +282,13 @@ static int sub_info_call(struct shmslab *slab, uint32_t index, struct shmslab_su
 	start = sa_load_relaxed_u64(&se->start);
 	cursor = sa_load_relaxed_u64(&se->cursor);
 	ticket = sa_load_relaxed_u64(&slab->fan->ticket);
-	if (info->live && (ticket - cursor > slab->g.fanout_depth || cursor - start > ticket - start))
+	/* a cursor may be one ahead of the ticket: taken between a publisher's
+	 * cell and its ticket */
+	if (info->live && (ticket + 1 - cursor > slab->g.fanout_depth + 1 ||
+			   cursor - start > ticket + 1 - start))
 		return SHMSLAB_ECORRUPT;
 	if (info->live) {
-		info->waiting = ticket - cursor;
+		info->waiting = cursor > ticket ? 0 : ticket - cursor;
 		info->received = cursor - start;
 		info->held = sub_holdings(slab, index, start, cursor);
 	}

@@ -41,26 +41,59 @@ static uint64_t fan_cell_word(const struct shmslab *s, uint64_t t, uint32_t idx)
 	return (fan_lap(s, t) << 32) | (idx + 1);
 }
 
+/* The holder of the turn while a recovery has it: whoever holds the recovery lock. */
+static uint32_t recovery_holder(const struct shmslab *s)
+{
+	return s->g.max_procs + 1;
+}
+
 /*
- * Take the turn: 0, or FAN_HOLDER_DEAD when the process holding it died
- * (recover, which finishes or undoes its turn, then take it again), or
- * SHMSLAB_ECORRUPT for a holder that names no entry.
+ * Whether HOLDER, seen holding the turn, is gone: FAN_HOLDER_DEAD when it
+ * died (or is a recovery, which a recovery of ours waits for, and finishes
+ * if it died), SHMSLAB_ECORRUPT when it names an entry nobody holds, 0 while
+ * it lives.
  */
-int shmslab__fan_turn_take(struct shmslab *s)
+static int holder_gone(struct shmslab *s, uint32_t holder)
+{
+	uint32_t state;
+
+	if (holder == recovery_holder(s))
+		return FAN_HOLDER_DEAD;
+	if (shmslab__proc_alive(s, holder - 1))
+		return 0;
+	state = shmslab__proc_state(s, holder - 1);
+	if (state == PROC_LIVE || state == PROC_DEAD)
+		return FAN_HOLDER_DEAD;
+	/* a free or claiming entry holds no turn: unless it was just settled
+	 * and given back, damage (acquire: as in turn_take) */
+	return sa_load_acquire_u32(&s->fan->busy) == holder ? SHMSLAB_ECORRUPT : 0;
+}
+
+/*
+ * Take the turn: 0, or FAN_HOLDER_DEAD when its holder died (recover, which
+ * finishes or undoes its turn, then take it again), SHMSLAB_ECORRUPT for a
+ * holder no segment can have, -EBADF when the handle is being closed (but
+ * for the close itself, FOR_CLOSE, which ends the handle's subscriptions).
+ */
+int shmslab__fan_turn_take(struct shmslab *s, bool for_close)
 {
 	unsigned round = 0, looks = 0;
 
 	for (;;) {
 		uint32_t holder = 0;
+		int err;
 
 		/* acq_rel: the last turn's stores are seen in ours; a failure
 		 * reads the holder */
 		if (sa_cas_acq_rel_u32(&s->fan->busy, &holder, s->self + 1))
 			return 0;
-		if (holder > s->g.max_procs)
+		if (holder > recovery_holder(s))
 			return SHMSLAB_ECORRUPT;
-		if (++looks % TURN_PATIENCE == 0 && !shmslab__proc_alive(s, holder - 1))
-			return FAN_HOLDER_DEAD;
+		/* relaxed: a closer sets it; a late look only waits a little longer */
+		if (!for_close && sa_load_relaxed_u32(&s->closing) != 0)
+			return -EBADF;
+		if (++looks % TURN_PATIENCE == 0 && (err = holder_gone(s, holder)) != 0)
+			return err;
 		shmslab__os_backoff(&round);
 	}
 }
@@ -199,6 +232,23 @@ int shmslab__fan_wait(struct shmslab *s, uint32_t i, _Atomic uint32_t *sleeping,
 }
 
 /*
+ * Slot IDX, in state ST, is PUBLISHED: make it FREEING by entry FREER in its
+ * next generation, unless its generation moved on (another freer won).  A
+ * lock bit that moves is looked at again.  Whether we did.
+ */
+static bool published_to_freeing(struct slot_meta *m, uint64_t st, uint32_t freer)
+{
+	uint32_t gen = st_gen(st);
+
+	/* seq_cst: closed to new readers before anyone looks for them, as a free */
+	while (!sa_cas_seq_cst_u64(&m->state, &st,
+				   (st & ST_LOCK_BITS) | st_make(KIND_FREEING, freer + 1, gen_next(gen))))
+		if (st_kind(st) != KIND_PUBLISHED || st_gen(st) != gen)
+			return false;
+	return true;
+}
+
+/*
  * Let go of the bits GONE (subscriptions that left the members) on every
  * PUBLISHED slot below CAPACITY.  A slot that loses its last bit here, or
  * had none left (a releaser died before freeing it), becomes FREEING by
@@ -231,12 +281,7 @@ uint64_t shmslab__fan_let_go(struct shmslab *s, uint64_t gone, uint32_t capacity
 		} else if (old & SUBS_MASK) {
 			continue;
 		}
-		/* seq_cst: closed to new readers before anyone looks for them, as
-		 * a free; a failure means another freer won */
-		if (sa_cas_seq_cst_u64(&m->state, &st,
-				       (st & ST_LOCK_BITS) |
-					       st_make(KIND_FREEING, freer + 1, gen_next(st_gen(st)))) &&
-		    freed != NULL)
+		if (published_to_freeing(m, st, freer) && freed != NULL)
 			freed(s, x, gen_next(st_gen(st)), arg);
 	}
 	return cleared;
@@ -249,51 +294,13 @@ static bool dead_in(const uint64_t *dead, uint32_t e)
 }
 
 /*
- * The turn's holder HOLDER died in it.  Its publish, if it was in one,
- * finished if its cell was filled (every subscriber of that instant gets
- * the message), or undone (the slot is the dead publisher's again, which
- * recovery's step 3 frees); either way its lane goes idle.
+ * Take the turn for recovery, as the holder of the recovery lock: from
+ * nobody, or from a holder that died (a process among DEAD, or a recovery
+ * before ours, which held the lock we hold now), *FROM_DEAD then true.
+ * False when a live process keeps it past our patience: recovery must not
+ * wait for a live process (it may be stopped).
  */
-static void settle_dead_turn(struct shmslab *s, uint32_t holder, uint32_t capacity)
-{
-	struct proc_entry *pe = shmslab__proc_entry(s, holder);
-	/* relaxed: the holder is dead, and our turn's CAS read its last store */
-	uint64_t t = sa_load_relaxed_u64(&s->fan->ticket);
-
-	for (uint32_t l = 0; l < LANES; l++) {
-		/* acquire: as every lane read */
-		uint64_t w = sa_load_acquire_u64(&pe->lanes[l].window);
-		uint32_t x = (uint32_t)w;
-		struct slot_meta *m;
-		uint64_t st;
-
-		if (w >> 32 != LANE_PUBLISH || x >= capacity)
-			continue;
-		m = slot_meta(s, x);
-		/* acquire: as any look at a slot's holder */
-		st = sa_load_acquire_u64(&m->state);
-		/* relaxed: written in the dead turn, before its state CAS */
-		if (st_kind(st) == KIND_PUBLISHED && sa_load_relaxed_u64(&m->ticket) == t) {
-			/* acquire: as any look at a cell */
-			if (sa_load_acquire_u64(fan_cell(s, t)) == fan_cell_word(s, t, x))
-				/* release: read by later turns */
-				sa_store_release_u64(&s->fan->ticket, t + 1);
-			else
-				/* acq_rel: as any change of a slot's holder; only turns
-				 * change a PUBLISHED slot that no cell holds */
-				(void)sa_cas_acq_rel_u64(&m->state, &st,
-							 (st & ST_LOCK_BITS) |
-								 st_make(KIND_OWNED, holder + 1, st_gen(st)));
-		}
-	}
-}
-
-/*
- * Take the turn for recovery: from nobody, or from a dead holder, whose
- * turn is settled first.  False when a live process keeps it past our
- * patience: recovery must not wait for a live process (it may be stopped).
- */
-static bool recovery_turn(struct shmslab *s, const uint64_t *dead, uint32_t capacity)
+static bool recovery_turn(struct shmslab *s, const uint64_t *dead, bool *from_dead)
 {
 	unsigned round = 0;
 
@@ -301,68 +308,130 @@ static bool recovery_turn(struct shmslab *s, const uint64_t *dead, uint32_t capa
 		/* acquire: as in turn_take */
 		uint32_t holder = sa_load_acquire_u32(&s->fan->busy);
 
-		if (holder != 0 && (holder > s->g.max_procs || !dead_in(dead, holder - 1))) {
+		if (holder != 0 && holder < recovery_holder(s) && !dead_in(dead, holder - 1)) {
 			shmslab__os_backoff(&round);
 			continue;
 		}
 		/* acq_rel: as in turn_take; a failure looks again */
-		if (!sa_cas_acq_rel_u32(&s->fan->busy, &holder, s->self + 1))
+		if (!sa_cas_acq_rel_u32(&s->fan->busy, &holder, recovery_holder(s)))
 			continue;
-		if (holder != 0)
-			settle_dead_turn(s, holder - 1, capacity);
+		*from_dead = holder != 0;
 		return true;
 	}
 	return false;
 }
 
 /*
- * Recovery's part, with the recovery lock held, DEAD the entries found
- * dead, and every slot below CAPACITY mapped.  A turn a dead process held is
- * settled; the subscriptions of dead processes leave the members, their
- * bits leave every slot (one whose last goes is FREEING by the dead
- * process, for step 3), and their places are freed; the publish lanes of
- * the dead go idle.  *ENDED counts the subscriptions ended.  False when a
- * live turn kept us out: the dead entries must wait for a later recovery.
+ * In our turn, taken from a holder that died: what it was in the middle of,
+ * whoever it was (a publisher, or a recovery that took the turn from one).
+ * A cell of the ticket holding a slot on its lap was published: every
+ * member of that ticket may take it, so the ticket moves on.  A PUBLISHED
+ * slot of the ticket that no cell holds was never received by anyone: it
+ * becomes FREEING by entry FREER, for step 3 (delivered to none, not lost).
+ * Only a turn makes a slot PUBLISHED, so no live publish can look the same.
  */
-bool shmslab__fan_recover(struct shmslab *s, const uint64_t *dead, uint32_t capacity,
-			  uint64_t *ended)
+static void settle_turn(struct shmslab *s, uint32_t capacity, uint32_t freer)
 {
-	uint32_t first_dead = NO_ENTRY;
-	uint64_t gone = 0;
+	/* relaxed: written in turns; ours acquired the last */
+	uint64_t t = sa_load_relaxed_u64(&s->fan->ticket);
+	/* acquire: as any look at a cell */
+	uint64_t c = sa_load_acquire_u64(fan_cell(s, t));
+
+	if (((c >> 32) & CELL_LAP_MASK) == fan_lap(s, t) && (uint32_t)c != 0) {
+		/* release: read by later turns */
+		sa_store_release_u64(&s->fan->ticket, ++t);
+		shmslab__fan_wake(s);
+	}
+	KILLPOINT(recover_fan_settled);
+	for (uint32_t x = 0; x < capacity && freer != NO_ENTRY; x++) {
+		struct slot_meta *m = slot_meta(s, x);
+		/* acquire: a PUBLISHED state comes with its ticket */
+		uint64_t st = sa_load_acquire_u64(&m->state);
+
+		/* relaxed: ordered after the state by the acquire above */
+		if (st_kind(st) == KIND_PUBLISHED && sa_load_relaxed_u64(&m->ticket) == t)
+			(void)published_to_freeing(m, st, freer);
+	}
+}
+
+/* Whether a recovery that died holds the turn: then one must run, whoever else died. */
+bool shmslab__fan_recovery_wanted(const struct shmslab *s)
+{
+	/* relaxed: under the recovery lock, which the holder held */
+	return sa_load_relaxed_u32(&s->fan->busy) >= recovery_holder(s);
+}
+
+/* Whether place I's owner is among DEAD. */
+static bool place_of_dead(struct shmslab *s, const uint64_t *dead, uint32_t i, uint64_t *word)
+{
+	/* acquire: a place's fields come with its state */
+	uint64_t w = sa_load_acquire_u64(&shmslab__sub_entry(s, i)->state);
+	uint32_t owner = sub_owner(w);
+
+	*word = w;
+	return sub_state(w) != SUB_FREE && owner != 0 && owner <= s->g.max_procs &&
+	       dead_in(dead, owner - 1);
+}
+
+/*
+ * Recovery's part, with the recovery lock held, DEAD the entries found
+ * dead, and every slot below CAPACITY mapped.  A turn whose holder died is
+ * settled; the subscriptions of dead processes leave the members, their
+ * bits leave every slot (one whose last goes, or that a releaser that died
+ * left with none, is FREEING by a dead process, for step 3), and their
+ * places are freed; the publish lanes of the dead go idle.  What needs the
+ * turn waits, when a live process keeps it, for a later recovery: the dead
+ * entries it concerns get a PENDING mark.  *ENDED counts the subscriptions
+ * ended.
+ */
+void shmslab__fan_recover(struct shmslab *s, const uint64_t *dead, uint32_t capacity,
+			  uint32_t *pending, uint64_t *ended)
+{
+	/* acquire: as in turn_take */
+	uint32_t holder = sa_load_acquire_u32(&s->fan->busy), first_dead = NO_ENTRY;
+	bool need_turn = holder >= recovery_holder(s) ||
+			 (holder != 0 && dead_in(dead, holder - 1)), from_dead = false;
+	uint64_t gone = 0, w;
 
 	for (uint32_t e = 0; e < s->g.max_procs && first_dead == NO_ENTRY; e++)
 		if (dead_in(dead, e))
 			first_dead = e;
-	if (first_dead == NO_ENTRY)
-		return true;
-	if (!recovery_turn(s, dead, capacity))
-		return false;
-	for (uint32_t i = 0; i < s->g.max_subscribers; i++) {
-		struct sub_entry *se = shmslab__sub_entry(s, i);
-		/* acquire: a subscription's fields come with its state */
-		uint64_t w = sa_load_acquire_u64(&se->state);
-		uint32_t owner = sub_owner(w);
-
-		if (sub_state(w) == SUB_FREE || owner == 0 || owner > s->g.max_procs ||
-		    !dead_in(dead, owner - 1))
-			continue;
-		gone |= UINT64_C(1) << i;
-		/* relaxed: written only in turns; ours is */
-		sa_store_relaxed_u64(&s->fan->members,
-				     sa_load_relaxed_u64(&s->fan->members) & ~(UINT64_C(1) << i));
-		/* release: LEAVING after the members changed; its owner is dead,
-		 * so nobody else moves it */
-		sa_store_release_u64(&se->state, sub_word(w, owner, SUB_LEAVING));
+	for (uint32_t i = 0; i < s->g.max_subscribers; i++)
+		if (place_of_dead(s, dead, i, &w))
+			gone |= UINT64_C(1) << i;
+	need_turn |= gone != 0;
+	/* what we cannot see all of, or a turn we cannot have: for later */
+	/* acquire: as any look at the capacity */
+	if (capacity < sa_load_acquire_u32(&s->control->capacity) ||
+	    (need_turn && !recovery_turn(s, dead, &from_dead))) {
+		for (uint32_t e = 0; e < s->g.max_procs; e++)
+			pending[e] += dead_in(dead, e);
+		return;
 	}
-	shmslab__fan_turn_leave(s);
+	if (need_turn) {
+		KILLPOINT(recover_fan_taken);
+		if (from_dead)
+			settle_turn(s, capacity, first_dead);
+		/* relaxed: written only in turns; ours is */
+		sa_store_relaxed_u64(&s->fan->members, sa_load_relaxed_u64(&s->fan->members) & ~gone);
+		for (uint32_t i = 0; i < s->g.max_subscribers; i++)
+			if (gone & (UINT64_C(1) << i) && place_of_dead(s, dead, i, &w))
+				/* release: LEAVING after the members changed; its owner
+				 * is dead, so nobody else moves it */
+				sa_store_release_u64(&shmslab__sub_entry(s, i)->state,
+						     sub_word(w, sub_owner(w), SUB_LEAVING));
+		shmslab__fan_turn_leave(s);
+	}
 	KILLPOINT(recover_fan_left);
 	for_each_lane (s, e, lane)
 		/* acquire: as every lane read; a dead publish is settled by now */
 		if (dead_in(dead, e) && sa_load_acquire_u64(&lane->window) >> 32 == LANE_PUBLISH)
 			shmslab__lane_set(lane, LANE_IDLE, 0);
-	/* a slot whose last bit goes, or that a dead releaser left with none, is
-	 * freed as by a dead process: the owner of the subscription, or any */
 	(void)shmslab__fan_let_go(s, gone, capacity, first_dead, NULL, NULL);
+	if (gone != 0)
+		/* release: the bits of dead subscriptions, before their places are
+		 * anyone's again; nobody else clears them */
+		sa_fetch_and_release_u64(&s->fan->sleepers, ~gone);
 	for (uint32_t i = 0; i < s->g.max_subscribers; i++) {
 		struct sub_entry *se = shmslab__sub_entry(s, i);
 
@@ -375,8 +444,4 @@ bool shmslab__fan_recover(struct shmslab *s, const uint64_t *dead, uint32_t capa
 					      SUB_FREE));
 		(*ended)++;
 	}
-	if (gone != 0)
-		/* release: the bits of dead subscriptions; nobody else clears them */
-		sa_fetch_and_release_u64(&s->fan->sleepers, ~gone);
-	return true;
 }

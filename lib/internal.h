@@ -440,7 +440,7 @@ static inline struct sub_entry *shmslab__sub_entry(const struct shmslab *s, uint
 {
 	return &s->subtab[i];
 }
-int shmslab__fan_turn_take(struct shmslab *s);
+int shmslab__fan_turn_take(struct shmslab *s, bool for_close);
 void shmslab__fan_turn_leave(struct shmslab *s);
 int shmslab__fan_room(struct shmslab *s, uint64_t t, uint64_t members, uint32_t *full);
 void shmslab__fan_fill(struct shmslab *s, uint64_t t, uint32_t idx);
@@ -450,8 +450,9 @@ int shmslab__fan_wait(struct shmslab *s, uint32_t i, _Atomic uint32_t *sleeping,
 uint64_t shmslab__fan_let_go(struct shmslab *s, uint64_t gone, uint32_t capacity, uint32_t freer,
 			     void (*freed)(struct shmslab *s, uint32_t idx, uint32_t gen, void *arg),
 			     void *arg);
-bool shmslab__fan_recover(struct shmslab *s, const uint64_t *dead, uint32_t capacity,
-			  uint64_t *ended);
+void shmslab__fan_recover(struct shmslab *s, const uint64_t *dead, uint32_t capacity,
+			  uint32_t *pending, uint64_t *ended);
+bool shmslab__fan_recovery_wanted(const struct shmslab *s);
 
 /* slots.c */
 void shmslab__slots_build(struct shmslab *s, uint32_t first, uint32_t end);

@@ -79,6 +79,15 @@
 	X(create_header_written) /* the header is in, not READY, nothing reserved */ \
 	X(create_reserved)	 /* the object has its size, slots not built */
 
+/*
+ * The steps of a recovery that settles the fan-out turn of a publisher that
+ * died in it, apart: tests/test-pubsub.c kills a recoverer at each, after
+ * killing the publisher at the step that leaves its turn to settle.
+ */
+#define SHMSLAB_KILLPOINT_FAN_LIST(X)                                             \
+	X(recover_fan_taken)   /* recovery holds the fan-out turn, nothing settled */ \
+	X(recover_fan_settled) /* a dead turn's cell settled, its slot not yet undone */
+
 #ifdef SHMSLAB_KILLPOINTS
 void shmslab__killpoint(const char *name);
 #define KILLPOINT(name) shmslab__killpoint(#name)

@@ -14,14 +14,17 @@
 
 #include "internal.h"
 
-/* Take the turn, recovering it from a holder that died. */
-static int turn_take(struct shmslab *s)
+#define TURN_RECOVERIES 16 /* recoveries in a row that found a turn's holder dead: damage */
+
+/* Take the turn, recovering it from a holder that died; FOR_CLOSE as fan_turn_take. */
+static int turn_take(struct shmslab *s, bool for_close)
 {
 	int err;
 
-	while ((err = shmslab__fan_turn_take(s)) == FAN_HOLDER_DEAD)
-		if ((err = shmslab__recover(s, NULL)) < 0)
-			return err;
+	for (unsigned tries = 0; (err = shmslab__fan_turn_take(s, for_close)) == FAN_HOLDER_DEAD;
+	     tries++)
+		if (tries == TURN_RECOVERIES || (err = shmslab__recover(s, NULL)) < 0)
+			return tries == TURN_RECOVERIES ? SHMSLAB_ECORRUPT : err;
 	return err;
 }
 
@@ -54,7 +57,7 @@ static int join(struct shmslab *s, struct shmslab_sub *sub)
 		return i;
 	KILLPOINT(subscribe_claimed);
 	se = shmslab__sub_entry(s, (uint32_t)i);
-	if ((err = turn_take(s)) != 0) {
+	if ((err = turn_take(s, false)) != 0) {
 		/* release: the place goes back as it was found */
 		sa_store_release_u64(&se->state, sub_word(claimed, 0, SUB_FREE));
 		return err;
@@ -130,13 +133,14 @@ static void give_freed(struct shmslab *s, uint32_t idx, uint32_t gen, void *unus
 /*
  * SUB leaves: out of the members in a turn, then its bit off every slot
  * (those it was the last to hold are freed), then its place is free.  A
- * death on the way leaves it LEAVING, for recovery to finish.
+ * death on the way leaves it LEAVING, for recovery to finish.  FOR_CLOSE as
+ * fan_turn_take.
  */
-static int leave(struct shmslab *s, struct shmslab_sub *sub)
+static int leave(struct shmslab *s, struct shmslab_sub *sub, bool for_close)
 {
 	struct sub_entry *se = shmslab__sub_entry(s, sub->index);
 	uint64_t bit = UINT64_C(1) << sub->index;
-	int err = turn_take(s);
+	int err = turn_take(s, for_close);
 
 	if (err)
 		return err;
@@ -148,7 +152,7 @@ static int leave(struct shmslab *s, struct shmslab_sub *sub)
 	KILLPOINT(unsubscribe_left);
 	err = shmslab__map_refresh(s, 0);
 	if (err && err != -ERANGE)
-		return err; /* LEAVING stays, and a later leave or recovery finishes */
+		return err; /* LEAVING stays, and a later leave finishes */
 	/* acquire: the pages of every slot below it are mapped */
 	(void)shmslab__fan_let_go(s, bit, sa_load_acquire_u32(&s->capacity_known), s->self,
 				  give_freed, NULL);
@@ -179,9 +183,18 @@ static int unsubscribe_call(struct shmslab *slab, struct shmslab_sub *sub)
 
 	if (!unlink_sub(slab, sub))
 		return -EINVAL;
-	err = leave(slab, sub);
+	err = leave(slab, sub, false);
+	if (err) {
+		/* still a member, or LEAVING with its bits: a later unsubscribe
+		 * (or close) tries again */
+		pthread_mutex_lock(&slab->subs_lock);
+		sub->next = slab->subs;
+		slab->subs = sub;
+		pthread_mutex_unlock(&slab->subs_lock);
+		return err;
+	}
 	free(sub);
-	return err;
+	return 0;
 }
 
 int shmslab_unsubscribe(struct shmslab_sub *sub)
@@ -202,7 +215,7 @@ void shmslab__subs_end(struct shmslab *s, bool leave_them)
 	while ((sub = s->subs) != NULL) {
 		s->subs = sub->next;
 		if (leave_them)
-			(void)leave(s, sub);
+			(void)leave(s, sub, true);
 		free(sub);
 	}
 }
@@ -268,16 +281,19 @@ static int publish_slot(struct shmslab *s, struct lane *lane, uint32_t idx, uint
 	for (;;) {
 		uint64_t members, t;
 		uint32_t full = 0; /* set by fan_room with -ENOSPC, read only then */
-		int err = turn_take(s);
+		int err = turn_take(s, false);
 
 		if (err)
 			return err;
 		KILLPOINT(publish_turn);
 		/* relaxed: written only in turns; ours acquired the last */
-		members = sa_load_relaxed_u64(&s->fan->members) & SUBS_MASK;
+		members = sa_load_relaxed_u64(&s->fan->members);
 		t = sa_load_relaxed_u64(&s->fan->ticket);
 		err = publish_refused(s, slot_meta(s, idx), sa_load_acquire_u64(&slot_meta(s, idx)->state),
 				      want); /* acquire: as publish_in_turn's */
+		/* a member beyond the table is no segment's */
+		if (err == 0 && (members >> s->g.max_subscribers) != 0)
+			err = SHMSLAB_ECORRUPT;
 		if (err == 0 && members == 0)
 			err = 1; /* nobody to publish to */
 		if (err == 0)

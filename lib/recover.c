@@ -497,7 +497,7 @@ static void reclaim_slot(struct shmslab *s, struct recovery *r, uint32_t idx)
  */
 static int recover_locked(struct shmslab *s, struct recovery *r)
 {
-	bool any_dead, fan_settled;
+	bool any_dead;
 	int err = r->dead == NULL || r->pending == NULL ? -ENOMEM : shmslab__map_refresh(s, 0);
 
 	if (err && err != -ERANGE) {
@@ -508,12 +508,14 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	/* acquire: the pages of every slot below it are mapped */
 	r->capacity = sa_load_acquire_u32(&s->capacity_known);
 	any_dead = mark_dead(s, r);
+	/* a recovery that died in the fan-out turn left it held: ours settles it */
+	any_dead |= shmslab__fan_recovery_wanted(s);
 	if (!any_dead && !limbo_possible(s, r))
 		return 0; /* the common case, cheap: one look at each entry and list */
 	/* first, so that the publish windows it settles are idle for step 2,
 	 * and the slots it frees are the dead processes' for step 3 */
-	fan_settled = !any_dead ||
-		      shmslab__fan_recover(s, r->dead, r->capacity, &r->got.subscriptions);
+	if (any_dead)
+		shmslab__fan_recover(s, r->dead, r->capacity, r->pending, &r->got.subscriptions);
 	/* an alloc that found no room walks the lists to take local lists back
 	 * (limbo_possible): what other threads hold there never makes it fail */
 	if (limbo_possible(s, r)) {
@@ -541,8 +543,7 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	for (uint32_t e = 0; e < s->g.max_procs; e++) {
 		struct proc_entry *pe = shmslab__proc_entry(s, e);
 
-		/* a turn a live process kept: the dead's subscriptions wait for a later recovery */
-		if (!is_dead(r, e) || r->pending[e] != 0 || !fan_settled)
+		if (!is_dead(r, e) || r->pending[e] != 0)
 			continue;
 		shmslab__proc_reset(s, e);
 		/* release: the next holder of the entry sees it clean */

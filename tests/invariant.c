@@ -150,6 +150,12 @@ static const char *check_slot(struct shmslab *s, uint32_t i, bool listed, bool q
 		if (t >= atomic_load(&s->fan->ticket) || (uint32_t)(atomic_load(&m->subs) >> 32) != (uint32_t)t)
 			return fail(buf, len, "published slot %u has ticket %llu, beyond the ring's", i,
 				    (unsigned long long)t);
+		/* its cell is refilled a whole ring later, not before */
+		if (atomic_load(&s->fan->ticket) - t <= s->g.fan_ring &&
+		    atomic_load(&s->fan_cells[t & (s->g.fan_ring - 1)]) !=
+			    ((((t >> s->g.fan_shift) & CELL_LAP_MASK) << 32) | (i + 1)))
+			return fail(buf, len, "published slot %u, of ticket %llu, is not in its cell",
+				    i, (unsigned long long)t);
 		for (uint64_t bits = subs; bits; bits &= bits - 1) {
 			struct sub_entry *se = shmslab__sub_entry(s, (uint32_t)__builtin_ctzll(bits));
 

@@ -9,6 +9,7 @@
  *   kp-helper NAME send REF   only send REF (a slot of another process)
  *   kp-helper NAME create     only create segment NAME (8 slots of 64 bytes)
  *   kp-helper NAME publish    only publish one message, "fanned out"
+ *   kp-helper NAME recover    only recover
  *
  * The segment needs room to grow beyond its first page (test-recover makes
  * it 8 slots growing to 64).  Exit status 0 when the scenario ran to its end,
@@ -41,11 +42,17 @@ int main(int argc, char **argv)
 	int n = 0;
 
 	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "send") == 0) &&
-	    !(argc == 3 && (strcmp(argv[2], "create") == 0 || strcmp(argv[2], "publish") == 0))) {
-		fprintf(stderr, "usage: kp-helper NAME [send REF | create | publish]\n");
+	    !(argc == 3 && (strcmp(argv[2], "create") == 0 || strcmp(argv[2], "publish") == 0 ||
+			    strcmp(argv[2], "recover") == 0))) {
+		fprintf(stderr, "usage: kp-helper NAME [send REF | create | publish | recover]\n");
 		return 2;
 	}
 	segment = argv[1];
+	if (argc == 3 && strcmp(argv[2], "recover") == 0) {
+		need(shmslab_open(segment, &slab), "open");
+		need(shmslab_recover(slab), "recover");
+		return shmslab_close(slab) == 0 ? 0 : 1;
+	}
 	if (argc == 3 && strcmp(argv[2], "publish") == 0) {
 		need(shmslab_open(segment, &slab), "open");
 		need(shmslab_alloc(slab, &a), "alloc");

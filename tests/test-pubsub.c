@@ -697,6 +697,152 @@ START_TEST(test_pubsub_dead_turn_recovered_by_publish)
 }
 END_TEST
 
+
+/*
+ * A publisher killed with its cell filled and its ticket not moved on, its
+ * message received and released before anyone recovers: recovery still
+ * moves the ticket on, so the next message is not written over it.
+ */
+START_TEST(test_pubsub_filled_and_released_before_recovery)
+{
+	const char *args[] = { name, "publish", NULL };
+	struct shmslab_sub *sub;
+	int status;
+
+	create(16, 4, 8);
+	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
+	status = test_run("tests/kp-helper", args, "publish_filled");
+	ck_assert(WIFSIGNALED(status));
+	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "fanned out")), 0);
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(atomic_load(&slab->fan->ticket), 1);
+	ck_assert_int_eq(shmslab_publish(slab, message("after")), 1);
+	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "after")), 0);
+	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
+	assert_invariant();
+}
+END_TEST
+
+/*
+ * A recoverer killed at each step of settling a dead publisher's turn: the
+ * next recovery finishes the publish (its cell was filled) or undoes it,
+ * whoever held the turn last.
+ */
+static void recoverer_killed_at(const char *publish_kp, const char *recover_kp, bool delivered)
+{
+	const char *pub[] = { name, "publish", NULL };
+	const char *rec[] = { name, "recover", NULL };
+	struct shmslab_sub *sub;
+	shmslab_ref got;
+	uint64_t before;
+	int status;
+
+	create(16, 4, 8);
+	before = available();
+	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
+	status = test_run("tests/kp-helper", pub, publish_kp);
+	ck_assert(WIFSIGNALED(status));
+	status = test_run("tests/kp-helper", rec, recover_kp);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		      "kp-helper did not die at %s (status %#x)", recover_kp, status);
+	ck_assert_int_gt(shmslab_recover(slab), 0);
+	if (delivered)
+		ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "fanned out")), 0);
+	ck_assert_int_eq(shmslab_sub_recv(sub, &got, 0), -EAGAIN);
+	ck_assert_uint_eq(available(), before);
+	assert_invariant();
+	ck_assert_int_eq(shmslab_publish(slab, message("after")), 1);
+	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "after")), 0);
+	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
+	assert_invariant();
+}
+
+START_TEST(test_pubsub_recoverer_killed_with_filled_turn)
+{
+	recoverer_killed_at("publish_filled", "recover_fan_taken", true);
+}
+END_TEST
+
+START_TEST(test_pubsub_recoverer_killed_with_marked_turn)
+{
+	recoverer_killed_at("publish_marked", "recover_fan_taken", false);
+}
+END_TEST
+
+START_TEST(test_pubsub_recoverer_killed_after_settling)
+{
+	recoverer_killed_at("publish_marked", "recover_fan_settled", false);
+}
+END_TEST
+
+/*
+ * The recovery of an attach that finds the table full has no entry of its
+ * own: it still takes the turn, as the recovery lock's holder, and a death
+ * there is settled by the next recovery.
+ */
+START_TEST(test_pubsub_attach_recovery_takes_the_turn)
+{
+	const char *pub[] = { name, "publish", NULL };
+	const char *rec[] = { name, "recover", NULL };
+	struct shmslab_sub *sub;
+	int status;
+
+	slab = test_segment(name, (struct shmslab_config){ .slot_count = 16, .slot_size = 64,
+							   .max_procs = 2, .max_subscribers = 4,
+							   .fanout_depth = 8 });
+	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
+	status = test_run("tests/kp-helper", pub, "publish_filled");
+	ck_assert(WIFSIGNALED(status));
+	/* the helper's open finds the table full of us and the dead publisher */
+	status = test_run("tests/kp-helper", rec, "recover_fan_taken");
+	ck_assert(WIFSIGNALED(status));
+	ck_assert_uint_eq(atomic_load(&slab->fan->busy), slab->g.max_procs + 1);
+	/* a publish finds the recovery dead in its turn, recovers, and goes on */
+	ck_assert_int_eq(shmslab_publish(slab, message("after")), 1);
+	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "fanned out")), 0);
+	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "after")), 0);
+	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
+	assert_invariant();
+}
+END_TEST
+
+/* A member bit beyond the subscription table is damage: an error, and nothing is lost. */
+START_TEST(test_pubsub_member_beyond_table)
+{
+	struct shmslab_sub *sub;
+	shmslab_ref ref;
+	uint64_t before;
+
+	create(16, 1, 4);
+	before = available();
+	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
+	atomic_fetch_or(&slab->fan->members, UINT64_C(1) << 3);
+	ref = message("a");
+	ck_assert_int_eq(shmslab_publish(slab, ref), SHMSLAB_ECORRUPT);
+	ck_assert_int_eq(shmslab_free(slab, ref), 0); /* still the caller's */
+	atomic_fetch_and(&slab->fan->members, ~(UINT64_C(1) << 3));
+	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
+	ck_assert_uint_eq(available(), before);
+}
+END_TEST
+
+/* A turn held by an entry that nobody holds is damage: an error, not a wait forever. */
+START_TEST(test_pubsub_turn_of_nobody)
+{
+	uint64_t before;
+	shmslab_ref ref;
+
+	create(16, 4, 8);
+	before = available();
+	atomic_store(&slab->fan->busy, 3); /* entry 2: free */
+	ref = message("a");
+	ck_assert_int_eq(shmslab_publish(slab, ref), SHMSLAB_ECORRUPT);
+	ck_assert_int_eq(shmslab_free(slab, ref), 0);
+	atomic_store(&slab->fan->busy, 0);
+	ck_assert_uint_eq(available(), before);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pubsub");
@@ -727,6 +873,13 @@ int main(void)
 	tcase_add_test(tc, test_pubsub_publisher_killed_marked);
 	tcase_add_test(tc, test_pubsub_publisher_killed_filled);
 	tcase_add_test(tc, test_pubsub_dead_turn_recovered_by_publish);
+	tcase_add_test(tc, test_pubsub_filled_and_released_before_recovery);
+	tcase_add_test(tc, test_pubsub_recoverer_killed_with_filled_turn);
+	tcase_add_test(tc, test_pubsub_recoverer_killed_with_marked_turn);
+	tcase_add_test(tc, test_pubsub_recoverer_killed_after_settling);
+	tcase_add_test(tc, test_pubsub_attach_recovery_takes_the_turn);
+	tcase_add_test(tc, test_pubsub_member_beyond_table);
+	tcase_add_test(tc, test_pubsub_turn_of_nobody);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }
