@@ -70,8 +70,9 @@ static void fill(void)
 {
 	struct shmslab_config cfg;
 	struct shmslab *s, *other;
+	struct shmslab_sub *held, *waiting;
 	struct shmslab_view v;
-	shmslab_ref refs[12];
+	shmslab_ref refs[12], got;
 	int err;
 
 	shmslab_config_init(&cfg);
@@ -95,6 +96,11 @@ static void fill(void)
 			die("send", err);
 	if ((err = shmslab_free(s, refs[3])) != 0 || (err = shmslab_free(s, refs[4])) != 0)
 		die("free", err);
+	/* published: one subscription holds its first, the other has both waiting */
+	if ((err = shmslab_subscribe(s, &held)) != 0 || (err = shmslab_subscribe(s, &waiting)) != 0 ||
+	    (err = shmslab_publish(s, refs[9])) != 2 || (err = shmslab_publish(s, refs[10])) != 2 ||
+	    (err = shmslab_sub_recv(held, &got, 0)) != 0)
+		die("publish", err < 0 ? err : -EPROTO);
 	if ((err = shmslab_open(name, &other)) != 0 ||
 	    (err = shmslab_read_begin(other, refs[5], &v)) != 0)
 		die("open", err);
@@ -257,6 +263,8 @@ static int use(void)
 	struct shmslab_view v;
 	struct shmslab_slot_info si;
 	struct shmslab_proc_info pi;
+	struct shmslab_sub_info ui;
+	struct shmslab_sub *sub;
 	shmslab_ref refs[6 + 64], got;
 	char buf[128];
 	int bad = 0, held = 6;
@@ -312,7 +320,20 @@ static int use(void)
 		bad |= shmslab_free(s, got) != 0;
 	}
 	bad |= shmslab_recv(s, &got, 10) != -ETIMEDOUT;
-	for (int i = 3; i < 6; i++)
+	/* one to a subscription of ours, and back */
+	if (shmslab_subscribe(s, &sub) == 0) {
+		bad |= refs[3] == SHMSLAB_REF_NONE || shmslab_publish(s, refs[3]) != 1;
+		bad |= shmslab_sub_recv(sub, &got, 0) != 0 || got != refs[3];
+		bad |= shmslab_read(s, got, buf, sizeof(buf)) != 5;
+		bad |= shmslab_sub_release(sub, got) != 0;
+		bad |= shmslab_sub_recv(sub, &got, 10) != -ETIMEDOUT;
+		bad |= shmslab_unsubscribe(sub) != 0;
+	} else {
+		bad = 1;
+	}
+	for (uint32_t i = 0; i < 4; i++)
+		(void)!shmslab_sub_info(s, i, &ui);
+	for (int i = 4; i < 6; i++)
 		bad |= refs[i] == SHMSLAB_REF_NONE || shmslab_free(s, refs[i]) != 0;
 	/* references the segment never gave: errors, whatever it holds */
 	for (uint64_t i = 0; i < 40; i++) {
