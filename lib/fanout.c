@@ -152,14 +152,22 @@ void shmslab__fan_fill(struct shmslab *s, uint64_t t, uint32_t idx)
 	sa_store_release_u64(&s->fan->ticket, t + 1);
 }
 
-/* A publisher filled a cell: wake the subscribers, if any sleeps. */
+/*
+ * A publisher filled a cell: wake the subscribers, if any sleeps.  Their
+ * bits go as they are woken, so that the publishes after this one make no
+ * call until a subscriber sleeps again (a subscriber that is short of CPU
+ * would otherwise cost a call per message, for the time it takes to run).
+ */
 void shmslab__fan_wake(struct shmslab *s)
 {
 	/* seq_cst: the cell is filled before we look for sleepers, against a
 	 * subscriber's bit-set then look (fan_ready) */
 	sa_fence_seq_cst();
-	/* relaxed: ordered by the fence above */
-	if (sa_load_relaxed_u64(&s->fan->sleepers) != 0)
+	/* relaxed: ordered by the fence above; acq_rel exchange: one waker
+	 * takes the bits set before it, a subscriber setting one after looks
+	 * at the cell after that */
+	if (sa_load_relaxed_u64(&s->fan->sleepers) != 0 &&
+	    sa_exchange_acq_rel_u64(&s->fan->sleepers, 0) != 0)
 		shmslab__sleep_wake(&s->fan->signal);
 }
 
@@ -216,11 +224,15 @@ static bool fan_ready(struct shmslab *s, const void *arg)
 	return ((cell >> 32) & CELL_LAP_MASK) == fan_lap(s, c) && (uint32_t)cell != 0;
 }
 
-/* Sleep until a publisher may have published to subscription I, as shmslab__sleep_wait. */
-int shmslab__fan_wait(struct shmslab *s, uint32_t i, _Atomic uint32_t *sleeping, int ms)
+/*
+ * Sleep until a publisher may have published to subscription I, as
+ * shmslab__sleep_wait: each of its threads marks it asleep, and the
+ * publisher that wakes them clears the mark.
+ */
+int shmslab__fan_wait(struct shmslab *s, uint32_t i, int ms)
 {
 	struct sleep_spot spot = {
-		.count = sleeping,
+		.count = NULL,
 		.word = &s->fan->sleepers,
 		.bit = UINT64_C(1) << i,
 		.signal = &s->fan->signal,

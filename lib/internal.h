@@ -100,7 +100,6 @@ struct shmslab {
 struct shmslab_sub {
 	struct shmslab *slab;
 	uint32_t index;		   /* its place in the subscription table */
-	_Atomic uint32_t sleeping; /* threads asleep on it; SLEEP_BUSY while moving 0 <-> 1 */
 	uint64_t word;		   /* its place's state word while it lives */
 	struct shmslab_sub *next;  /* the handle's subscriptions */
 };
@@ -410,8 +409,10 @@ static inline int shmslab__slot_drain_readers(struct shmslab *s, uint32_t idx)
 #define SLEEP_BUSY UINT32_MAX /* a thread is moving a process's sleeper count 0 <-> 1 */
 /*
  * Where threads sleep until a waker makes READY true: a futex SIGNAL that
- * wakers bump only when they find a bit set in a shared word, the bit this
- * process holds set while COUNT (its threads asleep there) is above 0.
+ * wakers bump only when they find a bit set in a shared word.  With COUNT
+ * (this process's threads asleep there), the bit is set while it is above
+ * 0; with COUNT NULL, each thread sets the bit before it sleeps, and the
+ * waker clears it (shmslab__sleep_wait).
  */
 struct sleep_spot {
 	_Atomic uint32_t *count;
@@ -446,7 +447,7 @@ int shmslab__fan_room(struct shmslab *s, uint64_t t, uint64_t members, uint32_t 
 void shmslab__fan_fill(struct shmslab *s, uint64_t t, uint32_t idx);
 void shmslab__fan_wake(struct shmslab *s);
 int shmslab__fan_take(struct shmslab *s, uint32_t i, uint32_t *idx);
-int shmslab__fan_wait(struct shmslab *s, uint32_t i, _Atomic uint32_t *sleeping, int ms);
+int shmslab__fan_wait(struct shmslab *s, uint32_t i, int ms);
 uint64_t shmslab__fan_let_go(struct shmslab *s, uint64_t gone, uint32_t capacity, uint32_t freer,
 			     void (*freed)(struct shmslab *s, uint32_t idx, uint32_t gen, void *arg),
 			     void *arg);

@@ -385,7 +385,7 @@ static int sub_recv_call(struct shmslab *slab, struct shmslab_sub *sub, shmslab_
 		if ((err = shmslab__wait_left(timeout_ms, deadline, &left)) != 0)
 			return err;
 		/* a signal handler that ran, or a close, ends the wait */
-		if ((err = shmslab__fan_wait(slab, sub->index, &sub->sleeping, left)) != 0)
+		if ((err = shmslab__fan_wait(slab, sub->index, left)) != 0)
 			return err;
 	}
 }

@@ -258,8 +258,9 @@ int shmslab__queue_take(struct shmslab *s, struct lane *lane, uint32_t *idx)
 /* Bump SIGNAL and wake every thread asleep on it. */
 void shmslab__sleep_wake(_Atomic uint32_t *signal)
 {
-	/* relaxed: the futex call orders the bump before its wake */
-	sa_fetch_add_relaxed_u32(signal, 1);
+	/* seq_cst: a sleeper that reads the bump, then looks at what it was
+	 * bumped for, sees that too; the futex call orders the bump before its wake */
+	sa_fetch_add_seq_cst_u32(signal, 1);
 	shmslab__os_futex_wake(signal);
 }
 
@@ -333,15 +334,16 @@ static void sleeper_count(const struct sleep_spot *spot, bool in)
 
 static void sleeper_uncount(void *spot)
 {
-	sleeper_count(spot, false);
+	if (((const struct sleep_spot *)spot)->count != NULL)
+		sleeper_count(spot, false);
 }
 
 /*
- * The sleep of sleep_wait, counted among the sleepers, into *ERR.  A
- * cancellation point: cancelled asleep, the thread counts itself out of the
- * sleepers on its way.
+ * The sleep of sleep_wait, marked among the sleepers, into *ERR.  A
+ * cancellation point: cancelled asleep, a counted thread counts itself out
+ * of the sleepers on its way.
  */
-static void sleep_counted(struct shmslab *s, const struct sleep_spot *spot, int ms, int *err)
+static void sleep_marked(struct shmslab *s, const struct sleep_spot *spot, int ms, int *err)
 {
 	uint32_t seen;
 
@@ -360,9 +362,12 @@ static void sleep_counted(struct shmslab *s, const struct sleep_spot *spot, int 
 
 /*
  * Sleep until a waker may have made SPOT ready, at most MS milliseconds (and
- * at most a slice, after which the caller looks again anyway).  Answers 0,
- * -EINTR when a signal handler ran meanwhile, or -EBADF when another thread
- * is closing S.
+ * at most a slice, after which the caller looks again anyway).  With a
+ * COUNT, the process's bit stays set while any of its threads sleeps; with
+ * none, every thread sets it before it sleeps and the waker clears it as it
+ * wakes them, so that wakers after it make no call until someone sleeps
+ * again.  Answers 0, -EINTR when a signal handler ran meanwhile, or -EBADF
+ * when another thread is closing S.
  */
 int shmslab__sleep_wait(struct shmslab *s, const struct sleep_spot *spot, int ms)
 {
@@ -377,8 +382,12 @@ int shmslab__sleep_wait(struct shmslab *s, const struct sleep_spot *spot, int ms
 			return 0;
 		sa_cpu_relax(); /* a spin-wait hint: no atomic, orders nothing */
 	}
-	sleeper_count(spot, true);
-	sleep_counted(s, spot, ms, &err);
+	if (spot->count != NULL)
+		sleeper_count(spot, true);
+	else
+		/* seq_cst, set then look: pairs with the waker's fill then look */
+		sa_fetch_or_seq_cst_u64(spot->word, spot->bit);
+	sleep_marked(s, spot, ms, &err);
 	return err == -EINTR || err == -EBADF ? err : 0;
 }
 
@@ -402,17 +411,16 @@ int shmslab__queue_wait(struct shmslab *s, int ms)
  */
 void shmslab__queue_wake_all(struct shmslab *s)
 {
-	bool subscribers = false;
+	bool subscribed;
 
 	/* acquire: a count above 0 comes with its sleepers' look at signal */
 	if (sa_load_acquire_u32(&s->sleeping) != 0)
 		shmslab__sleep_wake(&s->queue->signal);
 	pthread_mutex_lock(&s->subs_lock);
-	for (struct shmslab_sub *sub = s->subs; sub != NULL; sub = sub->next)
-		/* acquire: as the queue's count */
-		subscribers |= sa_load_acquire_u32(&sub->sleeping) != 0;
+	subscribed = s->subs != NULL;
 	pthread_mutex_unlock(&s->subs_lock);
-	if (subscribers)
+	/* a subscription's sleepers are not counted: wake whoever sleeps there */
+	if (subscribed)
 		shmslab__sleep_wake(&s->fan->signal);
 }
 
