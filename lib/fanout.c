@@ -64,9 +64,16 @@ static int holder_gone(struct shmslab *s, uint32_t holder)
 	state = shmslab__proc_state(s, holder - 1);
 	if (state == PROC_LIVE || state == PROC_DEAD)
 		return FAN_HOLDER_DEAD;
-	/* a free or claiming entry holds no turn: unless it was just settled
-	 * and given back, damage (acquire: as in turn_take) */
-	return sa_load_acquire_u32(&s->fan->busy) == holder ? SHMSLAB_ECORRUPT : 0;
+	/*
+	 * A free or claiming entry holds no turn: unless its holder left it and
+	 * the entry was claimed again since, by one that took the turn (its LIVE
+	 * came before its CAS on busy, so we see it after busy), damage.
+	 * acquire: as in turn_take
+	 */
+	if (sa_load_acquire_u32(&s->fan->busy) != holder)
+		return 0;
+	state = shmslab__proc_state(s, holder - 1);
+	return state == PROC_LIVE || state == PROC_DEAD ? 0 : SHMSLAB_ECORRUPT;
 }
 
 /*
@@ -366,6 +373,16 @@ static void settle_turn(struct shmslab *s, uint32_t capacity, uint32_t freer)
 	}
 }
 
+/* The publish lanes of the dead go idle, but those of HOLDER's entry (if one). */
+static void idle_dead_publishes(struct shmslab *s, const uint64_t *dead, uint32_t holder)
+{
+	for_each_lane (s, e, lane)
+		/* acquire: as every lane read */
+		if (dead_in(dead, e) && e + 1 != holder &&
+		    sa_load_acquire_u64(&lane->window) >> 32 == LANE_PUBLISH)
+			shmslab__lane_set(lane, LANE_IDLE, 0);
+}
+
 /* Whether a recovery that died holds the turn: then one must run, whoever else died. */
 bool shmslab__fan_recovery_wanted(const struct shmslab *s)
 {
@@ -412,12 +429,22 @@ void shmslab__fan_recover(struct shmslab *s, const uint64_t *dead, uint32_t capa
 		if (place_of_dead(s, dead, i, &w))
 			gone |= UINT64_C(1) << i;
 	need_turn |= gone != 0;
-	/* what we cannot see all of, or a turn we cannot have: for later */
-	/* acquire: as any look at the capacity */
+	/*
+	 * What we cannot see all of, or a turn we cannot have, waits for a later
+	 * recovery, but only for the entries it concerns: the turn's dead holder
+	 * (its publish lanes stay) and the owners of dead subscriptions.  Other
+	 * dead publishers' lanes go idle: a publish that never had the turn
+	 * changed nothing, one that left it was done.
+	 * acquire: as any look at the capacity
+	 */
 	if (capacity < sa_load_acquire_u32(&s->control->capacity) ||
 	    (need_turn && !recovery_turn(s, dead, &from_dead))) {
-		for (uint32_t e = 0; e < s->g.max_procs; e++)
-			pending[e] += dead_in(dead, e);
+		for (uint32_t i = 0; i < s->g.max_subscribers; i++)
+			if (gone & (UINT64_C(1) << i) && place_of_dead(s, dead, i, &w))
+				pending[sub_owner(w) - 1]++;
+		if (holder != 0 && holder <= s->g.max_procs && dead_in(dead, holder - 1))
+			pending[holder - 1]++;
+		idle_dead_publishes(s, dead, holder);
 		return;
 	}
 	if (need_turn) {
@@ -435,11 +462,11 @@ void shmslab__fan_recover(struct shmslab *s, const uint64_t *dead, uint32_t capa
 		shmslab__fan_turn_leave(s);
 	}
 	KILLPOINT(recover_fan_left);
-	for_each_lane (s, e, lane)
-		/* acquire: as every lane read; a dead publish is settled by now */
-		if (dead_in(dead, e) && sa_load_acquire_u64(&lane->window) >> 32 == LANE_PUBLISH)
-			shmslab__lane_set(lane, LANE_IDLE, 0);
-	(void)shmslab__fan_let_go(s, gone, capacity, first_dead, NULL, NULL);
+	idle_dead_publishes(s, dead, 0); /* settled by now, if it held the turn */
+	/* a slot freed here is a dead process's: none, no slot to free (only
+	 * a dead recovery's turn was settled) */
+	if (first_dead != NO_ENTRY)
+		(void)shmslab__fan_let_go(s, gone, capacity, first_dead, NULL, NULL);
 	if (gone != 0)
 		/* release: the bits of dead subscriptions, before their places are
 		 * anyone's again; nobody else clears them */

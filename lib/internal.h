@@ -204,7 +204,7 @@ static inline void shmslab__lane_set(struct lane *lane, enum lane_op op, uint32_
 
 /* procs.c */
 int shmslab__procs_attach(struct shmslab *s);
-void shmslab__procs_detach(struct shmslab *s);
+void shmslab__procs_detach(struct shmslab *s, bool as_dead);
 bool shmslab__proc_alive(struct shmslab *s, uint32_t entry);
 bool shmslab__proc_alive_as(struct shmslab *s, uint32_t entry, uint64_t word);
 uint32_t shmslab__proc_state(const struct shmslab *s, uint32_t entry);
@@ -527,7 +527,7 @@ int64_t shmslab__wait_deadline(int timeout_ms);
 int shmslab__wait_left(int timeout_ms, int64_t deadline, int *left);
 
 /* pubsub.c */
-void shmslab__subs_end(struct shmslab *s, bool leave_them);
+bool shmslab__subs_end(struct shmslab *s, bool leave_them);
 
 /* ---- Calls on a handle, entered and left by every public function -------- */
 

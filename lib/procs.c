@@ -148,9 +148,15 @@ int shmslab__procs_attach(struct shmslab *s)
 }
 
 /* Leave the table.  The byte lock goes when the caller closes lock_fd. */
-void shmslab__procs_detach(struct shmslab *s)
+/*
+ * Give our entry back: FREE, or, AS_DEAD, DEAD, for a recovery to finish
+ * what we could not let go of (a subscription whose leave failed), as it
+ * does for a process that died.
+ */
+void shmslab__procs_detach(struct shmslab *s, bool as_dead)
 {
 	shmslab__proc_reset(s, s->self);
-	/* release: the next holder of the entry sees it clean */
-	sa_store_release_u64(&s->me->state, pe_with(sa_load_relaxed_u64(&s->me->state), PROC_FREE));
+	/* release: the next holder of the entry, or its recoverer, sees it clean */
+	sa_store_release_u64(&s->me->state, pe_with(sa_load_relaxed_u64(&s->me->state),
+						    as_dead ? PROC_DEAD : PROC_FREE));
 }

@@ -206,18 +206,22 @@ int shmslab_unsubscribe(struct shmslab_sub *sub)
 
 /*
  * The handle S is closing, its calls over: end its subscriptions, or, in a
- * fork child (LEAVE false), only free the copies it inherited.
+ * fork child (LEAVE false), only free the copies it inherited.  False when
+ * one could not be ended: the entry must then be left for recovery to end
+ * it, as a dead process's.
  */
-void shmslab__subs_end(struct shmslab *s, bool leave_them)
+bool shmslab__subs_end(struct shmslab *s, bool leave_them)
 {
 	struct shmslab_sub *sub;
+	bool all = true;
 
 	while ((sub = s->subs) != NULL) {
 		s->subs = sub->next;
-		if (leave_them)
-			(void)leave(s, sub, true);
+		if (leave_them && leave(s, sub, true) != 0)
+			all = false;
 		free(sub);
 	}
+	return all;
 }
 
 /* Why slot M, in state ST, cannot be published by a holder of WANT: 0 if it can. */

@@ -363,6 +363,7 @@ static void leave_slots(struct shmslab *s)
  */
 int shmslab_close(struct shmslab *slab)
 {
+	bool left;
 	int cancel;
 
 	if (slab == NULL)
@@ -377,10 +378,10 @@ int shmslab_close(struct shmslab *slab)
 		}
 		shmslab__call_quiesce(slab);
 	}
-	shmslab__subs_end(slab, !slab->forked);
+	left = shmslab__subs_end(slab, !slab->forked);
 	if (!slab->forked && !slab->inspect_only) {
 		leave_slots(slab);
-		shmslab__procs_detach(slab);
+		shmslab__procs_detach(slab, !left);
 	}
 	handle_free(slab);
 	shmslab__os_cancel_restore(cancel);

@@ -843,6 +843,71 @@ START_TEST(test_pubsub_turn_of_nobody)
 }
 END_TEST
 
+/*
+ * A turn a live process keeps holds back only the dead entries that need
+ * it (a dead subscriber's), not an unrelated dead one.
+ */
+START_TEST(test_pubsub_kept_turn_holds_back_only_its_own)
+{
+	const char *hold[] = { "subscribe-hold", name, "0", NULL };
+	const char *rec[] = { name, "recover", NULL };
+	struct shmslab_recovery what;
+	struct shmslab_stats st;
+	char line[64];
+	int in, out, status;
+	pid_t pid;
+
+	create(16, 4, 8);
+	pid = test_spawn("tests/slab-helper", hold, &in, &out);
+	ck_assert(test_read_line(out, line, sizeof(line)));
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	close(in);
+	close(out);
+	/* another dies just after attaching: no subscription, no turn */
+	status = test_run("tests/kp-helper", rec, "attach_live");
+	ck_assert(WIFSIGNALED(status));
+	atomic_store(&slab->fan->busy, slab->self + 1); /* as if a thread of ours were publishing */
+	memset(&what, 0, sizeof(what));
+	ck_assert_int_ge(shmslab_recover_counts(slab, &what), 0);
+	ck_assert_uint_eq(what.procs, 1);
+	ck_assert_uint_eq(what.subscriptions, 0);
+	atomic_store(&slab->fan->busy, 0);
+	/* the turn free again, the subscriber's entry and place follow */
+	ck_assert_int_gt(shmslab_recover_counts(slab, &what), 0);
+	ck_assert_uint_eq(what.subscriptions, 1);
+	ck_assert_int_eq(shmslab_stat(slab, &st), 0);
+	ck_assert_uint_eq(st.dead_procs, 0);
+	ck_assert_uint_eq(st.subscribers, 0);
+	assert_invariant();
+}
+END_TEST
+
+/*
+ * A close whose subscription cannot be ended leaves its entry DEAD, and
+ * recovery ends the subscription: it holds no publisher back.
+ */
+START_TEST(test_pubsub_close_that_cannot_leave)
+{
+	struct shmslab *other;
+	struct shmslab_sub *sub;
+	int err, n = 0;
+
+	create(16, 4, 4);
+	ck_assert_int_eq(shmslab_open(name, &other), 0);
+	ck_assert_int_eq(shmslab_subscribe(other, &sub), 0);
+	atomic_store(&slab->fan->busy, 3); /* damage: entry 2, which nobody holds, keeps the turn */
+	ck_assert_int_eq(shmslab_close(other), 0);
+	atomic_store(&slab->fan->busy, 0);
+	/* four fill it; the fifth finds its process gone, recovers, and has nobody to go to */
+	while ((err = shmslab_publish(slab, message("x"))) == 1)
+		n++;
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(n, 4);
+	assert_invariant();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pubsub");
@@ -880,6 +945,8 @@ int main(void)
 	tcase_add_test(tc, test_pubsub_attach_recovery_takes_the_turn);
 	tcase_add_test(tc, test_pubsub_member_beyond_table);
 	tcase_add_test(tc, test_pubsub_turn_of_nobody);
+	tcase_add_test(tc, test_pubsub_kept_turn_holds_back_only_its_own);
+	tcase_add_test(tc, test_pubsub_close_that_cannot_leave);
 	suite_add_tcase(s, tc);
 	return test_main(s);
 }
