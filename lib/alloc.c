@@ -86,8 +86,7 @@ int shmslab_alloc_many(struct shmslab *slab, shmslab_ref *refs, unsigned n)
 	return CALL(slab, true, alloc_call(slab, refs, n));
 }
 
-/* shmslab_free, inside a call: also for a publish that finds no subscriber. */
-int shmslab__free_ref(struct shmslab *slab, shmslab_ref ref)
+static int free_call(struct shmslab *slab, shmslab_ref ref)
 {
 	struct lane *lane;
 	uint32_t idx, next_gen;
@@ -114,5 +113,11 @@ int shmslab__free_ref(struct shmslab *slab, shmslab_ref ref)
 
 int shmslab_free(struct shmslab *slab, shmslab_ref ref)
 {
-	return CALL(slab, true, shmslab__free_ref(slab, ref));
+	return CALL(slab, true, free_call(slab, ref));
+}
+
+/* shmslab_free, inside a call: for a publish that finds no subscriber. */
+int shmslab__free_ref(struct shmslab *slab, shmslab_ref ref)
+{
+	return free_call(slab, ref);
 }

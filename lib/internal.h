@@ -327,10 +327,10 @@ int shmslab__slot_close_slow(struct shmslab *s, uint32_t idx, uint64_t want, enu
 static inline bool st_readable(const struct shmslab *s, const struct slot_meta *m, uint64_t st,
 			       uint64_t want)
 {
-	uint32_t kind = st_kind(st);
+	/* one test of a bit for the three kinds that hold a message */
+	enum { HELD = 1u << KIND_OWNED | 1u << KIND_QUEUED | 1u << KIND_PUBLISHED };
 
-	return (kind == KIND_OWNED || kind == KIND_QUEUED || kind == KIND_PUBLISHED) &&
-	       st_gen_is(s, m, st, want);
+	return ((HELD >> st_kind(st)) & 1) && st_gen_is(s, m, st, want);
 }
 
 /*
@@ -346,7 +346,9 @@ static inline int shmslab__slot_close_try(const struct shmslab *s, struct slot_m
 
 	if (!st_readable(s, m, *st, want))
 		return -ESTALE;
-	if ((how == CLOSE_FREE && st_kind(*st) == KIND_QUEUED) || st_kind(*st) == KIND_PUBLISHED)
+	/* not a queued slot's to free, nor a published one's to close at all */
+	if (__builtin_expect(st_kind(*st) != KIND_OWNED, 0) &&
+	    (st_kind(*st) == KIND_PUBLISHED || how == CLOSE_FREE))
 		return -EBUSY;
 	if (st_writer(*st) != 0)
 		return 1;
