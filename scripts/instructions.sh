@@ -13,7 +13,7 @@
 # one shmslab_read.  handoff: one shmslab_send and one shmslab_recv (a
 # revision without that mode shows "-").  publish, with 1 and with 4
 # subscriptions, and sub_recv+sub_release (per subscription): the inclusive
-# count of those calls alone, out of a run of shmslab-bench pubsub, which
+# count of those calls alone over N, out of one run of shmslab-bench pubsub, which
 # allocates, publishes, and has each subscription receive and release (a
 # revision without publish/subscribe shows "-").  With --against, git
 # revision REV is built beside the tree and counted the same way.
@@ -79,12 +79,11 @@ calls() {
 		END { print p + 0, r + 0 }'
 }
 
-# per_call TREE SUBS: "PUBLISH RECEIVE" per publish and per subscription's receive+release
+# per_call TREE SUBS: "PUBLISH RECEIVE" per publish and per subscription's
+# receive+release.  One run: the calls' inclusive counts leave out the
+# start-up and teardown already.
 per_call() {
-	once=$(calls "$1" "$2" "$n")
-	twice=$(calls "$1" "$2" $((2 * n)))
-	echo "$once $twice" | awk -v n="$n" -v s="$2" \
-		'{ printf "%.1f %.1f", ($3 - $1) / n, ($4 - $2) / (n * s) }'
+	calls "$1" "$2" "$n" | awk -v n="$n" -v s="$2" '{ printf "%.1f %.1f", $1 / n, $2 / (n * s) }'
 }
 
 # row LABEL HERE BASE: one line of the table (BASE "-" for a revision without it)
@@ -125,5 +124,5 @@ for subs in 1 4; do
 done
 rm -f "$out"/cg.*
 echo "(callgrind, instructions of all processes: (2N - N iterations) / N, N = $n;"
-echo " publish and sub_recv+release: the calls' inclusive counts, per call and per"
-echo " subscription)"
+echo " publish and sub_recv+release: the calls' inclusive counts over one run, per call"
+echo " and per subscription)"
