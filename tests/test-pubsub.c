@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -908,6 +909,97 @@ START_TEST(test_pubsub_close_that_cannot_leave)
 }
 END_TEST
 
+struct sharer {
+	struct shmslab_sub *sub;
+	unsigned got;
+	unsigned char *seen;
+};
+
+/* A thread of a subscription shared by two: receive until "stop", marking what came. */
+static void *share_receive(void *arg)
+{
+	struct sharer *t = arg;
+	char buf[16];
+
+	for (;;) {
+		shmslab_ref ref;
+		ssize_t len;
+		unsigned n;
+
+		ck_assert_int_eq(shmslab_sub_recv(t->sub, &ref, 30000), 0);
+		len = shmslab_read(slab, ref, buf, sizeof(buf) - 1);
+		ck_assert_int_gt(len, 0);
+		buf[len] = '\0';
+		ck_assert_int_eq(shmslab_sub_release(t->sub, ref), 0);
+		if (strcmp(buf, "stop") == 0)
+			return NULL;
+		ck_assert_int_eq(sscanf(buf, "%u", &n), 1);
+		/* each message to one thread of the subscription: marked once */
+		ck_assert_uint_eq(__atomic_fetch_add(&t->seen[n], 1, __ATOMIC_RELAXED), 0);
+		t->got++;
+	}
+}
+
+/* Threads sharing one subscription receive each message once between them. */
+START_TEST(test_pubsub_threads_share_a_subscription)
+{
+	enum { COUNT = 3000 };
+	static unsigned char seen[COUNT];
+	struct sharer a = { .seen = seen }, b = { .seen = seen };
+	pthread_t ta, tb;
+	char text[16];
+
+	memset(seen, 0, sizeof(seen));
+	create(16, 4, 8);
+	ck_assert_int_eq(shmslab_subscribe(slab, &a.sub), 0);
+	b.sub = a.sub;
+	ck_assert_int_eq(pthread_create(&ta, NULL, share_receive, &a), 0);
+	ck_assert_int_eq(pthread_create(&tb, NULL, share_receive, &b), 0);
+	for (unsigned i = 0; i < COUNT + 2; i++) {
+		shmslab_ref ref;
+		int err;
+
+		snprintf(text, sizeof(text), i < COUNT ? "%u" : "stop", i);
+		while ((err = shmslab_alloc(slab, &ref)) == -ENOSPC)
+			sched_yield();
+		ck_assert_int_eq(err, 0);
+		ck_assert_int_eq(shmslab_store(slab, ref, text, strlen(text)), 0);
+		while ((err = shmslab_publish(slab, ref)) == -ENOSPC)
+			sched_yield();
+		ck_assert_int_eq(err, 1);
+	}
+	ck_assert_int_eq(pthread_join(ta, NULL), 0);
+	ck_assert_int_eq(pthread_join(tb, NULL), 0);
+	ck_assert_uint_eq(a.got + b.got, COUNT);
+	for (unsigned i = 0; i < COUNT; i++)
+		ck_assert_uint_eq(seen[i], 1);
+	ck_assert_int_eq(shmslab_unsubscribe(a.sub), 0);
+	assert_invariant();
+}
+END_TEST
+
+/* A fork child's close of the inherited handle leaves the parent's subscription alone. */
+START_TEST(test_pubsub_fork_child_leaves_the_subscription)
+{
+	struct shmslab_sub *sub;
+	int status;
+	pid_t pid;
+
+	create(16, 4, 8);
+	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(shmslab_sub_release(sub, 1) == -ECHILD && shmslab_close(slab) == 0 ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(shmslab_publish(slab, message("still here")), 1);
+	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "still here")), 0);
+	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
+	assert_invariant();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pubsub");
@@ -928,6 +1020,8 @@ int main(void)
 	tcase_add_test(tc, test_pubsub_sub_info_counts);
 	tcase_add_test(tc, test_pubsub_wakes_sleeper);
 	tcase_add_test(tc, test_pubsub_close_wakes_sleeper);
+	tcase_add_test(tc, test_pubsub_threads_share_a_subscription);
+	tcase_add_test(tc, test_pubsub_fork_child_leaves_the_subscription);
 	tcase_add_test(tc, test_pubsub_one_to_three);
 	tcase_add_test(tc, test_pubsub_two_to_two);
 	tcase_add_test(tc, test_pubsub_dead_subscriber_holds_nobody_back);
