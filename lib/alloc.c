@@ -115,9 +115,3 @@ int shmslab_free(struct shmslab *slab, shmslab_ref ref)
 {
 	return CALL(slab, true, free_call(slab, ref));
 }
-
-/* shmslab_free, inside a call: for a publish that finds no subscriber. */
-int shmslab__free_ref(struct shmslab *slab, shmslab_ref ref)
-{
-	return free_call(slab, ref);
-}

@@ -521,9 +521,6 @@ static inline int shmslab__lock_write(struct shmslab *s, uint32_t idx, uint64_t 
 	return 0;
 }
 
-/* alloc.c */
-int shmslab__free_ref(struct shmslab *slab, shmslab_ref ref);
-
 /* handoff.c */
 int64_t shmslab__wait_deadline(int timeout_ms);
 int shmslab__wait_left(int timeout_ms, int64_t deadline, int *left);

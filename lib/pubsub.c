@@ -113,7 +113,10 @@ int shmslab_subscribe(struct shmslab *slab, struct shmslab_sub **out)
 
 /*
  * Slot IDX is FREEING by us in generation GEN, its last subscription gone:
- * wait for its readers and give it back, as a free does.
+ * wait for its readers and push it on its home's list (its publisher's, if
+ * alive: the slots of a fan-out go back to their publisher a batch at a
+ * time).  Not through shmslab_free's own give, so that the free of the hot
+ * path stays the only caller of that, inlined whole.
  */
 static void give_freed(struct shmslab *s, uint32_t idx, uint32_t gen, void *unused)
 {
@@ -124,10 +127,21 @@ static void give_freed(struct shmslab *s, uint32_t idx, uint32_t gen, void *unus
 	lane = shmslab__lane_enter(s);
 	/* one that cannot reach a list even then is found by the recovery
 	 * that unblocks the lists, as in a free */
-	if (shmslab__slot_give(s, lane, idx, gen) == -EAGAIN)
+	if (shmslab__slot_push(s, lane, idx, gen) == -EAGAIN)
 		(void)shmslab__push_after_recovery(s, lane);
 	shmslab__lane_set(lane, LANE_IDLE, 0);
 	shmslab__lane_leave(s, lane);
+}
+
+/* Free REF's slot, which a publish found nobody to give to. */
+static int free_unpublished(struct shmslab *s, shmslab_ref ref)
+{
+	uint32_t idx = ref_index(s, ref), next_gen;
+	int err = shmslab__lock_close(s, idx, ref_want(s, ref), CLOSE_FREE, &next_gen);
+
+	if (err == 0)
+		give_freed(s, idx, next_gen, NULL);
+	return err;
 }
 
 /*
@@ -334,7 +348,7 @@ static int publish_call(struct shmslab *slab, shmslab_ref ref)
 	if (err > 0)
 		shmslab__fan_wake(slab);
 	else if (err == 0)
-		return shmslab__free_ref(slab, ref); /* no subscriber: the slot goes back */
+		return free_unpublished(slab, ref); /* no subscriber: the slot goes back */
 	return err;
 }
 
