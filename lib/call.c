@@ -122,6 +122,13 @@ void shmslab__call_quiesce(struct shmslab *s)
 		usleep(CLOSE_POLL_MS * 1000);
 }
 
+/* A cleanup handler for a wait that is a cancellation point: the call ends either way. */
+void shmslab__call_cancelled(void *unused)
+{
+	(void)unused;
+	call_leave();
+}
+
 /* After fork the child has only the thread that forked, and it is in no call. */
 void shmslab__calls_after_fork(void)
 {

@@ -300,17 +300,11 @@ static int recv_call(struct shmslab *slab, shmslab_ref *refs, unsigned n, int ti
 	}
 }
 
-static void recv_cancelled(void *unused)
-{
-	(void)unused;
-	call_leave();
-}
-
 /* recv_call, whose wait is a cancellation point: the call ends either way. */
 static void recv_cancellable(struct shmslab *slab, shmslab_ref *refs, unsigned n, int timeout_ms,
 			     int *got)
 {
-	pthread_cleanup_push(recv_cancelled, NULL);
+	pthread_cleanup_push(shmslab__call_cancelled, NULL);
 	*got = recv_call(slab, refs, n, timeout_ms);
 	pthread_cleanup_pop(0);
 }

@@ -544,6 +544,7 @@ extern _Atomic uint32_t shmslab__call_fences; /* no membarrier(): each call pays
 struct call_rec *shmslab__call_rec_new(void);
 void shmslab__call_quiesce(struct shmslab *s);
 void shmslab__calls_after_fork(void);
+void shmslab__call_cancelled(void *unused);
 
 static inline void call_leave(void)
 {

@@ -15,6 +15,7 @@
 #include "internal.h"
 
 #define TURN_RECOVERIES 16 /* recoveries in a row that found a turn's holder dead: damage */
+#define NOBODY		1  /* publish_slot, in its turn: no member to publish to */
 
 /* Take the turn, recovering it from a holder that died; FOR_CLOSE as fan_turn_take. */
 static int turn_take(struct shmslab *s, bool for_close)
@@ -242,13 +243,10 @@ bool shmslab__subs_end(struct shmslab *s, bool leave_them)
 static int publish_refused(struct shmslab *s, const struct slot_meta *m, uint64_t st,
 			   uint64_t want)
 {
-	uint32_t kind = st_kind(st);
-
-	if (!st_gen_is(s, m, st, want) ||
-	    (kind != KIND_OWNED && kind != KIND_QUEUED && kind != KIND_PUBLISHED))
+	if (!st_readable(s, m, st, want))
 		return -ESTALE;
 	/* read-only from publish on: a write in progress would be seen half done */
-	return kind != KIND_OWNED || st_writer(st) != 0 ? -EBUSY : 0;
+	return st_kind(st) != KIND_OWNED || st_writer(st) != 0 ? -EBUSY : 0;
 }
 
 /* Whether the owner of subscription I is dead (and recovery would free it). */
@@ -313,7 +311,7 @@ static int publish_slot(struct shmslab *s, struct lane *lane, uint32_t idx, uint
 		if (err == 0 && (members >> s->g.max_subscribers) != 0)
 			err = SHMSLAB_ECORRUPT;
 		if (err == 0 && members == 0)
-			err = 1; /* nobody to publish to */
+			err = NOBODY;
 		if (err == 0)
 			err = shmslab__fan_room(s, t, members, &full);
 		if (err == 0)
@@ -328,7 +326,7 @@ static int publish_slot(struct shmslab *s, struct lane *lane, uint32_t idx, uint
 			shmslab__lane_set(lane, LANE_PUBLISH, idx);
 			continue;
 		}
-		return err == 0 ? __builtin_popcountll(members) : err == 1 ? 0 : err;
+		return err == 0 ? __builtin_popcountll(members) : err == NOBODY ? 0 : err;
 	}
 }
 
@@ -408,17 +406,11 @@ static int sub_recv_call(struct shmslab *slab, struct shmslab_sub *sub, shmslab_
 	}
 }
 
-static void sub_recv_cancelled(void *unused)
-{
-	(void)unused;
-	call_leave();
-}
-
 /* sub_recv_call, whose wait is a cancellation point: the call ends either way. */
 static void sub_recv_cancellable(struct shmslab_sub *sub, shmslab_ref *ref, int timeout_ms,
 				 int *err)
 {
-	pthread_cleanup_push(sub_recv_cancelled, NULL);
+	pthread_cleanup_push(shmslab__call_cancelled, NULL);
 	*err = sub_recv_call(sub->slab, sub, ref, timeout_ms);
 	pthread_cleanup_pop(0);
 }

@@ -615,6 +615,25 @@ START_TEST(test_pubsub_recover_counts_dead_subscription)
 }
 END_TEST
 
+/* Run kp-helper NAME HOW and see it die by SIGKILL at kill point KP. */
+static void helper_killed_at(const char *how, const char *kp)
+{
+	const char *args[] = { name, how, NULL };
+	int status = test_run("tests/kp-helper", args, kp);
+
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		      "kp-helper %s did not die at kill point %s (status %#x)", how, kp, status);
+}
+
+/* The ring goes on: one more message reaches SUB, which then leaves, and all is in place. */
+static void assert_goes_on(struct shmslab_sub *sub)
+{
+	ck_assert_int_eq(shmslab_publish(slab, message("after")), 1);
+	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "after")), 0);
+	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
+	assert_invariant();
+}
+
 /*
  * A publisher killed at each step of its publish: the live subscriber gets
  * the message once its cell was filled, and never otherwise; either way
@@ -622,18 +641,14 @@ END_TEST
  */
 static void publisher_killed_at(const char *kp, bool delivered)
 {
-	const char *args[] = { name, "publish", NULL };
 	struct shmslab_sub *sub;
 	shmslab_ref got;
 	uint64_t before;
-	int status;
 
 	create(16, 4, 8);
 	before = available();
 	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
-	status = test_run("tests/kp-helper", args, kp);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-		      "kp-helper did not die at kill point %s (status %#x)", kp, status);
+	helper_killed_at("publish", kp);
 	ck_assert_int_gt(shmslab_recover(slab), 0);
 	if (delivered) {
 		got = receive(sub, "fanned out");
@@ -642,11 +657,7 @@ static void publisher_killed_at(const char *kp, bool delivered)
 	ck_assert_int_eq(shmslab_sub_recv(sub, &got, 0), -EAGAIN);
 	ck_assert_uint_eq(available(), before);
 	assert_invariant();
-	/* and the ring goes on */
-	ck_assert_int_eq(shmslab_publish(slab, message("after")), 1);
-	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "after")), 0);
-	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
-	assert_invariant();
+	assert_goes_on(sub);
 }
 
 START_TEST(test_pubsub_publisher_killed_journaled)
@@ -682,22 +693,15 @@ END_TEST
 /* A turn a dead publisher kept is taken back by the next publish, which recovers. */
 START_TEST(test_pubsub_dead_turn_recovered_by_publish)
 {
-	const char *args[] = { name, "publish", NULL };
 	struct shmslab_sub *sub;
-	int status;
 
 	create(16, 4, 8);
 	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
-	status = test_run("tests/kp-helper", args, "publish_marked");
-	ck_assert(WIFSIGNALED(status));
+	helper_killed_at("publish", "publish_marked");
 	ck_assert_uint_ne(atomic_load(&slab->fan->busy), 0);
-	ck_assert_int_eq(shmslab_publish(slab, message("next")), 1);
-	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "next")), 0);
-	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
-	assert_invariant();
+	assert_goes_on(sub);
 }
 END_TEST
-
 
 /*
  * A publisher killed with its cell filled and its ticket not moved on, its
@@ -706,21 +710,15 @@ END_TEST
  */
 START_TEST(test_pubsub_filled_and_released_before_recovery)
 {
-	const char *args[] = { name, "publish", NULL };
 	struct shmslab_sub *sub;
-	int status;
 
 	create(16, 4, 8);
 	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
-	status = test_run("tests/kp-helper", args, "publish_filled");
-	ck_assert(WIFSIGNALED(status));
+	helper_killed_at("publish", "publish_filled");
 	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "fanned out")), 0);
 	ck_assert_int_gt(shmslab_recover(slab), 0);
 	ck_assert_uint_eq(atomic_load(&slab->fan->ticket), 1);
-	ck_assert_int_eq(shmslab_publish(slab, message("after")), 1);
-	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "after")), 0);
-	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
-	assert_invariant();
+	assert_goes_on(sub);
 }
 END_TEST
 
@@ -731,31 +729,22 @@ END_TEST
  */
 static void recoverer_killed_at(const char *publish_kp, const char *recover_kp, bool delivered)
 {
-	const char *pub[] = { name, "publish", NULL };
-	const char *rec[] = { name, "recover", NULL };
 	struct shmslab_sub *sub;
 	shmslab_ref got;
 	uint64_t before;
-	int status;
 
 	create(16, 4, 8);
 	before = available();
 	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
-	status = test_run("tests/kp-helper", pub, publish_kp);
-	ck_assert(WIFSIGNALED(status));
-	status = test_run("tests/kp-helper", rec, recover_kp);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-		      "kp-helper did not die at %s (status %#x)", recover_kp, status);
+	helper_killed_at("publish", publish_kp);
+	helper_killed_at("recover", recover_kp);
 	ck_assert_int_gt(shmslab_recover(slab), 0);
 	if (delivered)
 		ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "fanned out")), 0);
 	ck_assert_int_eq(shmslab_sub_recv(sub, &got, 0), -EAGAIN);
 	ck_assert_uint_eq(available(), before);
 	assert_invariant();
-	ck_assert_int_eq(shmslab_publish(slab, message("after")), 1);
-	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "after")), 0);
-	ck_assert_int_eq(shmslab_unsubscribe(sub), 0);
-	assert_invariant();
+	assert_goes_on(sub);
 }
 
 START_TEST(test_pubsub_recoverer_killed_with_filled_turn)
@@ -783,22 +772,18 @@ END_TEST
  */
 START_TEST(test_pubsub_attach_recovery_takes_the_turn)
 {
-	const char *pub[] = { name, "publish", NULL };
-	const char *rec[] = { name, "recover", NULL };
 	struct shmslab_sub *sub;
-	int status;
 
 	slab = test_segment(name, (struct shmslab_config){ .slot_count = 16, .slot_size = 64,
 							   .max_procs = 2, .max_subscribers = 4,
 							   .fanout_depth = 8 });
 	ck_assert_int_eq(shmslab_subscribe(slab, &sub), 0);
-	status = test_run("tests/kp-helper", pub, "publish_filled");
-	ck_assert(WIFSIGNALED(status));
+	helper_killed_at("publish", "publish_filled");
 	/* the helper's open finds the table full of us and the dead publisher */
-	status = test_run("tests/kp-helper", rec, "recover_fan_taken");
-	ck_assert(WIFSIGNALED(status));
+	helper_killed_at("recover", "recover_fan_taken");
 	ck_assert_uint_eq(atomic_load(&slab->fan->busy), slab->g.max_procs + 1);
-	/* a publish finds the recovery dead in its turn, recovers, and goes on */
+	/* a publish finds the recovery dead in its turn, recovers, and goes on;
+	 * the dead publisher's filled cell comes first */
 	ck_assert_int_eq(shmslab_publish(slab, message("after")), 1);
 	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "fanned out")), 0);
 	ck_assert_int_eq(shmslab_sub_release(sub, receive(sub, "after")), 0);
