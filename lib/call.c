@@ -13,10 +13,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -30,11 +28,6 @@ static pthread_mutex_t recs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct call_rec *recs;
 static pthread_key_t rec_key;
 static pthread_once_t rec_once = PTHREAD_ONCE_INIT;
-
-static long membarrier(int cmd)
-{
-	return syscall(SYS_membarrier, cmd, 0, 0);
-}
 
 /* A thread ends: its record goes, never inside a call by then. */
 static void rec_release(void *value)
@@ -55,7 +48,7 @@ static void rec_release(void *value)
 /* Once per process, before the first record: whether calls must fence. */
 static void rec_setup(void)
 {
-	if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0)
+	if (shmslab__os_barrier_private_register() != 0)
 		/* relaxed: pthread_once publishes it to every thread that makes a record */
 		sa_store_relaxed_u32(&shmslab__call_fences, 1);
 	pthread_key_create(&rec_key, rec_release);
@@ -108,7 +101,7 @@ void shmslab__call_quiesce(struct shmslab *s)
 	 */
 	/* relaxed: a stale 0 only means a membarrier() that then fails */
 	if (sa_load_relaxed_u32(&shmslab__call_fences) ||
-	    membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
+	    shmslab__os_barrier_private() != 0) {
 		/* relaxed: calls that miss it for a while are covered by the wait below */
 		sa_store_relaxed_u32(&shmslab__call_fences, 1);
 		/* seq_cst: our side of the handshake, between closing and the look */

@@ -20,8 +20,8 @@
 #include "shmslab.h"
 
 #define CACHE_LINE	   64
-#define LAYOUT_VERSION	   6u
-#define LAYOUT_FINGERPRINT 0x1f2d82dau /* shmslab__fingerprint() of this format */
+#define LAYOUT_VERSION	   7u
+#define LAYOUT_FINGERPRINT 0x5987d49fu /* shmslab__fingerprint() of this format */
 #define SEG_MAGIC	   "shmslab" /* the first 8 bytes of every segment, its NUL included */
 #define INIT_READY	   0x52454459u /* "REDY": stored last, with release, by the creator */
 #define MAX_PAGES	   32u	       /* page p holds first_page_slots << p slots */
@@ -167,13 +167,24 @@ enum proc_liveness {
 	LIVENESS_OFD = 0, /* alive while someone holds the entry's byte lock */
 	LIVENESS_PID = 1, /* alive while its pid runs with the same start time */
 };
+/*
+ * How an entry's process pops its local lists (slots.c, local_pop): the
+ * store that names the slot in its lane and its look at limbo_walks must not
+ * pass each other.  A walker's membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)
+ * orders them for processes registered for it; the others fence.
+ */
+enum proc_pops {
+	POPS_FENCED = 0,   /* each pop fences */
+	POPS_UNFENCED = 1, /* registered: a walker must issue the membarrier */
+};
 struct proc_entry {
 	_Atomic uint64_t state; /* (incarnation << 32) | enum proc_state */
 	_Atomic uint32_t pid;
 	_Atomic uint32_t liveness;
 	_Atomic uint64_t attached_ns;
 	_Atomic uint64_t start_time; /* LIVENESS_PID: the process's start, in ticks since boot */
-	uint8_t pad[CACHE_LINE - 32];
+	_Atomic uint32_t pops; /* enum proc_pops */
+	uint8_t pad[CACHE_LINE - 36];
 	struct lane lanes[LANES];
 	/* the remote list: slots this process allocated, freed by others, for it
 	 * to take whole; a free list like a shard's, and kept across claims */
@@ -401,6 +412,7 @@ static inline uint64_t lock_byte_grow(uint32_t max_procs)
 	X(sizeof(struct proc_entry)) X(offsetof(struct proc_entry, pid))                         \
 	X(offsetof(struct proc_entry, liveness)) X(offsetof(struct proc_entry, attached_ns))     \
 	X(offsetof(struct proc_entry, start_time)) X(offsetof(struct proc_entry, lanes))         \
+	X(offsetof(struct proc_entry, pops)) X(POPS_UNFENCED)                                    \
 	X(PROC_LIVE) X(PROC_DEAD) X(PROC_CLAIMING) X(PROC_CLAIMING_BY_PID) X(LIVENESS_PID)       \
 	X(sizeof(struct queue_control)) X(offsetof(struct queue_control, deq))                   \
 	X(offsetof(struct queue_control, signal)) X(CELL_BLOCKED) X(CELL_LAP_MASK)               \

@@ -69,6 +69,7 @@ struct shmslab {
 	int lock_fd; /* the same object, never mapped: holds the entry's byte lock */
 	bool inspect_only;
 	bool forked;   /* set in a fork child: the handle belongs to the parent */
+	bool pops_fence; /* our entry is POPS_FENCED: each local pop fences */
 	uint32_t self; /* process-table entry, NO_ENTRY when inspecting */
 	struct geometry g;
 	uint8_t *ctl; /* mapping of [0, data_off): header, control, shards, procs */

@@ -21,6 +21,7 @@
 	X(alloc_owned)		/* slot OWNED, lane not yet idle */                  \
 	X(alloc_stolen)		/* another thread's kept slot taken over */          \
 	X(alloc_taken)		/* a remote list taken whole, not yet a local list */ \
+	X(alloc_local_named)	/* a local list's head named by the lane, still FREE */ \
 	X(alloc_local_popped)	/* a local list's head OWNED, still its head */      \
 	X(alloc_many_partway)	/* a burst's first slot taken, the rest not yet */   \
 	X(grow_claimed)		/* growth lock taken */                              \

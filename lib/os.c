@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -391,6 +392,47 @@ int shmslab__os_same_file(int fd1, int fd2)
 	if (fstat(fd1, &a) != 0 || fstat(fd2, &b) != 0)
 		return -errno;
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino ? 0 : -ENOENT;
+}
+
+static int membarrier(int cmd)
+{
+	return syscall(SYS_membarrier, cmd, 0, 0) == 0 ? 0 : -errno;
+}
+
+/*
+ * Full fences run for us on every other thread of this process
+ * (shmslab__os_barrier_private) from now on, or -errno (-ENOSYS, -EPERM
+ * under a filter) where we cannot have them.
+ */
+int shmslab__os_barrier_private_register(void)
+{
+	return membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED);
+}
+
+/* A full fence on every running thread of this process; 0 or -errno. */
+int shmslab__os_barrier_private(void)
+{
+	return membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+}
+
+/*
+ * This process's threads take part in shmslab__os_barrier_global from now
+ * on (registration covers threads started later); 0 or -errno.
+ */
+int shmslab__os_barrier_global_register(void)
+{
+	return membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+}
+
+/*
+ * A full fence on every running thread of every process that registered
+ * (above): by IPI where the kernel can, else by waiting for every CPU to
+ * pass through the scheduler, which covers every process but takes
+ * milliseconds.  0 or -errno.
+ */
+int shmslab__os_barrier_global(void)
+{
+	return membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0 ? 0 : membarrier(MEMBARRIER_CMD_GLOBAL);
 }
 
 /* The CPU, when glibc has no rseq area for this thread. */

@@ -2,9 +2,10 @@
 /*
  * The operating-system layer (os.c), as mimalloc's prim.h: POSIX shared
  * memory objects, mappings, futexes, byte-range locks, signals around the
- * calls that raise them, cancellation, the current CPU, and the clock.  It
- * knows nothing of segments: the layers above read without #ifdefs and
- * without errno, since every function answers 0 or a negative errno.
+ * calls that raise them, cancellation, the current CPU, fences run on other
+ * threads (membarrier), and the clock.  It knows nothing of segments: the
+ * layers above read without #ifdefs and without errno, since every function
+ * answers 0 or a negative errno.
  */
 #ifndef SHMSLAB_OS_H
 #define SHMSLAB_OS_H
@@ -40,6 +41,10 @@ int shmslab__os_lock_byte_wait(int fd, uint64_t byte);
 void shmslab__os_unlock_byte(int fd, uint64_t byte);
 int shmslab__os_pid_start(pid_t pid, uint64_t *start);
 uint32_t shmslab__os_cpu_slow(void);
+int shmslab__os_barrier_private_register(void);
+int shmslab__os_barrier_private(void);
+int shmslab__os_barrier_global_register(void);
+int shmslab__os_barrier_global(void);
 uint64_t shmslab__os_realtime_ns(void);
 void shmslab__os_backoff(unsigned *round);
 uint32_t shmslab__os_page_size(void);

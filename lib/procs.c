@@ -78,11 +78,26 @@ void shmslab__proc_reset(struct shmslab *s, uint32_t entry)
 }
 
 /*
+ * How this process will pop its local lists: unfenced once it is registered
+ * for the walkers' membarrier() (again at each attach: a fork child is a new
+ * process to the kernel), fenced where it cannot be or SHMSLAB_MEMBARRIER=off
+ * asks for it (to test the fenced pops, and for filters that refuse it).
+ */
+static uint32_t pops_wanted(void)
+{
+	const char *env = getenv("SHMSLAB_MEMBARRIER");
+
+	if (env != NULL && strcmp(env, "off") == 0)
+		return POPS_FENCED;
+	return shmslab__os_barrier_global_register() == 0 ? POPS_UNFENCED : POPS_FENCED;
+}
+
+/*
  * Claim entry I.  With byte locks, the lock decides between claimers; the
  * CAS to CLAIMING decides in any case, so that the fields are written by one
  * claimer only and are complete before the entry reads LIVE.
  */
-static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness)
+static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness, uint32_t pops)
 {
 	struct proc_entry *e = shmslab__proc_entry(s, i);
 	uint32_t pid = (uint32_t)getpid();
@@ -118,13 +133,20 @@ static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness)
 	sa_store_relaxed_u64(&e->start_time, start);
 	/* relaxed: as pid and start_time */
 	sa_store_relaxed_u32(&e->liveness, *liveness);
+	sa_store_relaxed_u32(&e->pops, pops);
 	sa_store_relaxed_u64(&e->attached_ns, shmslab__os_realtime_ns());
 	/* release: whoever sees LIVE sees how to tell whether we are alive */
 	sa_store_release_u64(&e->state, pe_with(claimed, PROC_LIVE));
+	/* seq_cst: a walker that cannot issue membarrier() looks at our entry
+	 * after limbo_walks goes odd, and we look at limbo_walks after this
+	 * before we take any local list: one of us sees the other (recover.c,
+	 * walk_handshake) */
+	sa_fence_seq_cst();
 	KILLPOINT(attach_live);
 	shmslab__proc_reset(s, i);
 	s->self = i;
 	s->me = e;
+	s->pops_fence = pops == POPS_FENCED;
 	return 0;
 }
 
@@ -138,8 +160,10 @@ int shmslab__procs_attach(struct shmslab *s)
 {
 	const char *env = getenv("SHMSLAB_LIVENESS");
 	uint32_t liveness = env != NULL && strcmp(env, "pid") == 0 ? LIVENESS_PID : LIVENESS_OFD;
+	uint32_t pops = pops_wanted();
+
 	for (uint32_t i = 0; i < s->g.max_procs; i++) {
-		int err = claim(s, i, &liveness);
+		int err = claim(s, i, &liveness, pops);
 
 		if (err != -EAGAIN)
 			return err;

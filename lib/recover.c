@@ -284,6 +284,45 @@ static void walk_begin(struct shmslab *s)
 }
 
 /*
+ * Whether some live process pops its local lists unfenced (POPS_UNFENCED),
+ * counting on a walker's membarrier().
+ */
+static bool unfenced_pops(struct shmslab *s)
+{
+	for (uint32_t e = 0; e < s->g.max_procs; e++) {
+		struct proc_entry *pe = shmslab__proc_entry(s, e);
+		/* acquire: the entry's fields are complete before it reads LIVE or
+		 * CLAIMING; seq_cst would add nothing, walk_begin's RMW fences */
+		uint32_t state = pe_state(sa_load_acquire_u64(&pe->state));
+
+		/* relaxed: ordered by the acquire of the state */
+		if ((state == PROC_LIVE || (state & PROC_CLAIMING)) &&
+		    sa_load_relaxed_u32(&pe->pops) != POPS_FENCED)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * After walk_begin: every thread popping a local list now either names its
+ * slot in its lane where our reads of the lanes see it, or sees limbo_walks
+ * move and gives its list up (slots.c, local_pop).  A fenced pop is one side
+ * of that handshake, and walk_begin's RMW the other; an unfenced pop needs
+ * our membarrier() to run its fence.  -ENOSYS when it cannot be had while
+ * some live process pops unfenced: a process that can walks instead, as
+ * walk_wanted (set by the unblock) asks.  An
+ * unfenced process that attaches from here on fences once it reads LIVE
+ * (procs.c), so either we see it here, or it sees the odd count and takes
+ * no list until the walk is over.
+ */
+static int walk_handshake(struct shmslab *s)
+{
+	if (!s->pops_fence && shmslab__os_barrier_global() == 0)
+		return 0;
+	return unfenced_pops(s) ? -ENOSYS : 0;
+}
+
+/*
  * Give back every list and cell that a recoverer holds (ours, or one that
  * died); WALKED: after a walk of ours that finished.  limbo_walks moves on first if a walk began: whoever pops a slot the walk put back
  * on a list acquires its list head after this store, so a thread that then
@@ -338,7 +377,15 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 	bool ring_ok;
 	int err;
 
+	/* a walk we cannot make safe is not begun: beginning it would make
+	 * every thread give its local list up to a walk that never comes */
+	if (s->pops_fence && unfenced_pops(s))
+		return -ENOSYS;
 	walk_begin(s);
+	if ((err = walk_handshake(s)) != 0) {
+		unblock_all(s, false);
+		return err;
+	}
 	for (uint32_t k = 0; k < shmslab__lists(s); k++)
 		shmslab__freelist_block(s, k);
 	shmslab__queue_block(s);
@@ -536,8 +583,10 @@ static int recover_locked(struct shmslab *s, struct recovery *r)
 	for (uint32_t i = 0; i < r->capacity; i++)
 		release_dead_locks(s, r, i);
 	shmslab__queue_release_sleepers(s, r->dead);
+	/* its slots and entry wait for a recovery that can tell; a walk that
+	 * only another process can make safe (-ENOSYS) is not an error of ours */
 	if (err)
-		return err; /* its slots and entry wait for a recovery that can tell */
+		return err == -ENOSYS ? 0 : err;
 	for (uint32_t i = 0; i < r->capacity; i++)
 		reclaim_slot(s, r, i);
 	for (uint32_t e = 0; e < s->g.max_procs; e++) {

@@ -110,14 +110,17 @@ static void local_drop(struct shmslab *s, struct lane *lane, bool damaged)
 }
 
 /*
- * Take the head of LANE's local list.  Only this thread pops it, but a
- * recovery that walks the lists takes back every FREE slot that is on no
- * list, local lists included: the CAS that makes the head OWNED decides
- * between us and such a recovery, which marks what it takes RELISTED, and a
- * list taken before limbo_walks changed is given up whole, since its slots
- * may be on the lists again (lib/DESIGN.md, "Local and remote lists").
- * -ENOSPC when there is no local list (any more); SHMSLAB_ECORRUPT when it
- * holds a slot no recovery can have moved.
+ * Take the head of LANE's local list, with no read-modify-write: only this
+ * thread pops it, and the one party that may take its slots meanwhile, a
+ * recovery walking the lists (which takes back every FREE slot on no list
+ * and in no live lane's window), is kept off the slot by naming it in the
+ * lane first.  The store that names it and the look at limbo_walks after it
+ * are kept in order by a fence, our own or the one a walker's membarrier()
+ * runs on this thread, so that either the walk sees the slot named or we see
+ * that a walk began and give the list up: its slots may be on the lists
+ * again (lib/DESIGN.md, "Local and remote lists").  -ENOSPC when there is no
+ * local list (any more); SHMSLAB_ECORRUPT when it holds a slot no recovery
+ * can have moved.
  */
 static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32_t *gen)
 {
@@ -139,6 +142,13 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 		return -ENOSPC;
 	}
 	m = slot_meta(s, x);
+	/* relaxed: the fence below orders it before the look at limbo_walks */
+	sa_store_relaxed_u64(&lane->window, ((uint64_t)LANE_POP << 32) | x);
+	if (s->pops_fence)
+		sa_fence_seq_cst(); /* seq_cst: no walker's membarrier() does it for us */
+	else
+		sa_fence_compiler(); /* compiler: a walker's membarrier() is the fence */
+	KILLPOINT(alloc_local_named);
 	/* acquire: a state stored after a recovery gave the lists back comes
 	 * with that recovery's limbo_walks, read next */
 	st = sa_load_acquire_u64(&m->state);
@@ -150,15 +160,12 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 	}
 	if (st_kind(st) != KIND_FREE) {
 		local_drop(s, lane, true); /* no walk moved it, yet it is not free */
-		return SHMSLAB_ECORRUPT;
+		err = SHMSLAB_ECORRUPT;
+		goto idle;
 	}
 	*gen = gen_of_free(st);
-	/* acq_rel: exactly one of us and a relisting recovery wins; the winner
-	 * sees the slot as the loser last saw it */
-	if (!sa_cas_acq_rel_u64(&m->state, &st, st_make(KIND_OWNED, s->self + 1, *gen))) {
-		err = -ENOSPC;
-		goto drop;
-	}
+	/* release: the lane stops naming the slot only after this, below */
+	sa_store_release_u64(&m->state, st_make(KIND_OWNED, s->self + 1, *gen));
 	KILLPOINT(alloc_local_popped);
 	/* relaxed: ours now; published by the release that hands the slot on */
 	sa_store_relaxed_u32(&m->home, s->self + 1);
@@ -173,9 +180,12 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 		/* relaxed: our own lane */
 		sa_store_relaxed_u32(&lane->local, next + 1);
 	*idx = x;
+	shmslab__lane_set(lane, LANE_IDLE, 0);
 	return 0;
 drop:
 	local_drop(s, lane, false);
+idle:
+	shmslab__lane_set(lane, LANE_IDLE, 0);
 	return err;
 }
 
@@ -188,8 +198,13 @@ static int local_take(struct shmslab *s, struct lane *lane, uint32_t list)
 {
 	/* acquire: before the take, as the read after it */
 	uint32_t top, walks = sa_load_acquire_u32(&s->control->limbo_walks);
-	int err = shmslab__freelist_take(s, list, lane, &top);
+	int err;
 
+	/* odd: a walk is under way (or died), and a list taken now could carry
+	 * that odd count past the walk's relisting of its slots */
+	if (walks & 1)
+		return -ENOSPC;
+	err = shmslab__freelist_take(s, list, lane, &top);
 	if (err)
 		return err;
 	/* acquire: ordered after the take's CAS.  The same count before and

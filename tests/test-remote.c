@@ -229,22 +229,53 @@ START_TEST(test_remote_walk_takes_local_list_back)
 }
 END_TEST
 
-START_TEST(test_remote_take_during_a_walk_is_walked)
+START_TEST(test_remote_no_take_during_a_walk)
 {
-	shmslab_ref refs[BATCH], held;
+	shmslab_ref refs[BATCH], held, other;
 	uint32_t walks = atomic_load(&slab->control->limbo_walks);
 
 	freed_elsewhere(refs);
-	/* a walk began (its recoverer died before blocking anything) */
+	/* a walk began (its recoverer died before blocking anything): a list
+	 * taken now would carry the odd count past the walk's relisting */
 	atomic_store(&slab->control->limbo_walks, walks | 1);
 	ck_assert_int_eq(shmslab_alloc(slab, &held), 0);
-	ck_assert(among(refs, BATCH, held));
-	ck_assert_uint_eq(remote_length(), 0);
-	ck_assert_uint_eq(atomic_load(&my_lane(slab)->local_walks), walks | 1);
-	/* the next recovery finishes the walk: the rest of the chain goes back */
-	ck_assert_int_eq(shmslab_recover(slab), BATCH - 1);
+	ck_assert(!among(refs, BATCH, held));
+	ck_assert_uint_eq(remote_length(), BATCH);
+	ck_assert_uint_eq(atomic_load(&my_lane(slab)->local), 0);
+	/* the next recovery finishes the walk, and the list can be taken again */
+	ck_assert_int_ge(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(atomic_load(&slab->control->limbo_walks) & 1, 0);
 	assert_invariant();
-	assert_rest_is_whole(&held, 1);
+	ck_assert_int_eq(shmslab_free(slab, held), 0);
+	ck_assert_int_eq(shmslab_alloc(slab, &held), 0); /* the one kept back */
+	ck_assert_int_eq(shmslab_alloc(slab, &other), 0);
+	ck_assert(among(refs, BATCH, other));
+	ck_assert_uint_eq(remote_length(), 0);
+	ck_assert_int_eq(shmslab_free(slab, held), 0);
+	ck_assert_int_eq(shmslab_free(slab, other), 0);
+	assert_invariant();
+}
+END_TEST
+
+START_TEST(test_remote_walk_waits_for_a_handshake)
+{
+	uint32_t walks = atomic_load(&slab->control->limbo_walks);
+
+	ck_assert_uint_eq(atomic_load(&slab->me->pops), POPS_UNFENCED);
+	/* as a walker that cannot issue membarrier(): our own entry pops
+	 * unfenced, so the walk that walk_wanted asks for is not begun */
+	slab->pops_fence = true;
+	atomic_store(&slab->control->walk_wanted, 1);
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(atomic_load(&slab->control->walk_wanted), 1);
+	ck_assert_uint_eq(atomic_load(&slab->control->limbo_walks), walks);
+	/* once every live process fences its pops, the walk is made */
+	for (uint32_t e = 0; e < slab->g.max_procs; e++)
+		atomic_store(&shmslab__proc_entry(slab, e)->pops, POPS_FENCED);
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(atomic_load(&slab->control->walk_wanted), 0);
+	ck_assert_uint_eq(atomic_load(&slab->control->limbo_walks), walks + 2);
+	assert_invariant();
 }
 END_TEST
 
@@ -377,7 +408,8 @@ int main(void)
 	tcase_add_test(tc, test_remote_stolen_when_all_else_is_empty);
 	tcase_add_test(tc, test_remote_local_list_never_makes_an_alloc_fail);
 	tcase_add_test(tc, test_remote_walk_takes_local_list_back);
-	tcase_add_test(tc, test_remote_take_during_a_walk_is_walked);
+	tcase_add_test(tc, test_remote_no_take_during_a_walk);
+	tcase_add_test(tc, test_remote_walk_waits_for_a_handshake);
 	tcase_add_test(tc, test_remote_given_up_list_is_walked_next);
 	tcase_add_test(tc, test_remote_walk_leaves_a_live_freer_alone);
 	tcase_add_test(tc, test_remote_relisted_head_is_given_up);
