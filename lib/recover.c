@@ -279,6 +279,9 @@ static void walk_begin(struct shmslab *s)
 	/* seq_cst: before the blocking CASes that follow, for every later look;
 	 * odd already if a walk before ours never ended */
 	(void)sa_fetch_or_seq_cst_u32(&s->control->limbo_walks, 1);
+	/* seq_cst: our side of the handshake with fenced pops and attaches
+	 * (walk_handshake): C11 lets later acquire loads pass the RMW alone */
+	sa_fence_seq_cst();
 	/* relaxed: a hint; whoever sets it after this sees its slots walked next time */
 	sa_store_relaxed_u32(&s->control->walk_wanted, 0);
 }
@@ -292,7 +295,7 @@ static bool unfenced_pops(struct shmslab *s)
 	for (uint32_t e = 0; e < s->g.max_procs; e++) {
 		struct proc_entry *pe = shmslab__proc_entry(s, e);
 		/* acquire: the entry's fields are complete before it reads LIVE or
-		 * CLAIMING; seq_cst would add nothing, walk_begin's RMW fences */
+		 * CLAIMING; seq_cst would add nothing, walk_begin fences */
 		uint32_t state = pe_state(sa_load_acquire_u64(&pe->state));
 
 		/* relaxed: ordered by the acquire of the state */
@@ -379,8 +382,11 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 
 	/* a walk we cannot make safe is not begun: beginning it would make
 	 * every thread give its local list up to a walk that never comes */
-	if (s->pops_fence && unfenced_pops(s))
+	if (s->pops_fence && unfenced_pops(s)) {
+		/* what a recoverer that died left blocked goes back all the same */
+		unblock_all(s, false);
 		return -ENOSYS;
+	}
 	walk_begin(s);
 	if ((err = walk_handshake(s)) != 0) {
 		unblock_all(s, false);
