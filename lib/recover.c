@@ -310,13 +310,12 @@ static bool unfenced_pops(struct shmslab *s)
  * After walk_begin: every thread popping a local list now either names its
  * slot in its lane where our reads of the lanes see it, or sees limbo_walks
  * move and gives its list up (slots.c, local_pop).  A fenced pop is one side
- * of that handshake, and walk_begin's RMW the other; an unfenced pop needs
+ * of that handshake, and walk_begin's fence the other; an unfenced pop needs
  * our membarrier() to run its fence.  -ENOSYS when it cannot be had while
  * some live process pops unfenced: a process that can walks instead, as
- * walk_wanted (set by the unblock) asks.  An
- * unfenced process that attaches from here on fences once it reads LIVE
- * (procs.c), so either we see it here, or it sees the odd count and takes
- * no list until the walk is over.
+ * walk_wanted (set by the unblock) asks.  An unfenced process that attaches
+ * from here on fences once it reads LIVE (procs.c), so either we see it
+ * here, or it sees the odd count and takes no list until the walk is over.
  */
 static int walk_handshake(struct shmslab *s)
 {
