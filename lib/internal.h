@@ -44,6 +44,7 @@ struct geometry {
 	uint32_t max_subscribers, fanout_depth, fan_ring, fan_shift;
 	uint64_t fan_off;
 	uint64_t idx_mask;		     /* low idx_bits bits of a head */
+	uint32_t epoch_mask;		     /* epoch_max(idx_bits), for the hot path */
 	uint32_t page_slots[MAX_PAGES];	     /* slots in page p */
 	uint64_t page_off[MAX_PAGES];	     /* file offset of page p */
 	uint64_t page_meta_bytes[MAX_PAGES]; /* metadata block at the start of page p */
@@ -229,7 +230,7 @@ static inline uint32_t ref_gen(shmslab_ref ref)
 
 static inline uint32_t ref_epoch(const struct shmslab *s, shmslab_ref ref)
 {
-	return s->g.idx_bits >= 32 ? 0 : (uint32_t)ref >> s->g.idx_bits;
+	return (uint32_t)(ref >> s->g.idx_bits) & s->g.epoch_mask;
 }
 
 /* The reference of slot IDX, which the caller holds, in generation GEN. */
@@ -237,9 +238,9 @@ static inline shmslab_ref ref_make(const struct shmslab *s, uint32_t idx, uint32
 {
 	/* relaxed: stored before the slot came back to the lists, which we
 	 * acquired it from */
-	uint64_t epoch = sa_load_relaxed_u32(&slot_meta(s, idx)->epoch) & epoch_max(s->g.idx_bits);
+	uint64_t epoch = sa_load_relaxed_u32(&slot_meta(s, idx)->epoch) & s->g.epoch_mask;
 
-	return ((uint64_t)gen << 32) | (s->g.idx_bits >= 32 ? 0 : epoch << s->g.idx_bits) | idx;
+	return ((uint64_t)gen << 32) | epoch << s->g.idx_bits | idx;
 }
 
 /* The whole generation a reference names: its epoch, then its state generation. */
@@ -259,7 +260,7 @@ static inline bool st_gen_is(const struct shmslab *s, const struct slot_meta *m,
 {
 	return st_gen(st) == (uint32_t)want &&
 	       /* relaxed: ordered after the acquire that read ST */
-	       (sa_load_relaxed_u32(&m->epoch) & epoch_max(s->g.idx_bits)) ==
+	       (sa_load_relaxed_u32(&m->epoch) & s->g.epoch_mask) ==
 		       (uint32_t)(want >> 32);
 }
 
@@ -282,7 +283,7 @@ static inline int ref_check(struct shmslab *s, shmslab_ref ref)
 		return err == -ERANGE ? -EINVAL : err;
 	/* relaxed: epochs only grow, and ours came with the reference */
 	if (ref_epoch(s, ref) >
-	    (sa_load_relaxed_u32(&slot_meta(s, idx)->epoch) & epoch_max(s->g.idx_bits)))
+	    (sa_load_relaxed_u32(&slot_meta(s, idx)->epoch) & s->g.epoch_mask))
 		return -EINVAL;
 	return 0;
 }

@@ -100,6 +100,7 @@ int shmslab__geometry_init(struct geometry *g, const struct shmslab_config *cfg,
 	while ((UINT64_C(1) << g->idx_bits) - 2 < max_slots)
 		g->idx_bits++;
 	g->idx_mask = (UINT64_C(1) << g->idx_bits) - 1;
+	g->epoch_mask = epoch_max(g->idx_bits);
 
 	g->lanes = LANES;
 	g->proc_entry_size = sizeof(struct proc_entry);

@@ -84,7 +84,7 @@ static bool claim_cached(struct shmslab *s, uint32_t idx, uint32_t owner, uint32
  */
 static bool generation_turn(struct shmslab *s, struct slot_meta *m, uint32_t gen)
 {
-	uint32_t max = epoch_max(s->g.idx_bits), epoch;
+	uint32_t max = s->g.epoch_mask, epoch;
 
 	if (gen != 1)
 		return true;
