@@ -70,7 +70,7 @@ struct shmslab {
 	int lock_fd; /* the same object, never mapped: holds the entry's byte lock */
 	bool inspect_only;
 	bool forked;   /* set in a fork child: the handle belongs to the parent */
-	bool pops_fence; /* our entry is POPS_FENCED: each local pop fences */
+	_Atomic uint32_t pops_fence; /* our entry is POPS_FENCED: each local pop fences */
 	uint32_t self; /* process-table entry, NO_ENTRY when inspecting */
 	struct geometry g;
 	uint8_t *ctl; /* mapping of [0, data_off): header, control, shards, procs */
@@ -211,6 +211,7 @@ bool shmslab__proc_alive(struct shmslab *s, uint32_t entry);
 bool shmslab__proc_alive_as(struct shmslab *s, uint32_t entry, uint64_t word);
 uint32_t shmslab__proc_state(const struct shmslab *s, uint32_t entry);
 void shmslab__proc_reset(struct shmslab *s, uint32_t entry);
+void shmslab__procs_fence_pops(struct shmslab *s);
 
 /*
  * A reference: the state word's generation in the high half; in the low,

@@ -146,8 +146,28 @@ static int claim(struct shmslab *s, uint32_t i, uint32_t *liveness, uint32_t pop
 	shmslab__proc_reset(s, i);
 	s->self = i;
 	s->me = e;
-	s->pops_fence = pops == POPS_FENCED;
+	/* relaxed: no other thread calls on S before the attach returns */
+	sa_store_relaxed_u32(&s->pops_fence, pops == POPS_FENCED);
 	return 0;
+}
+
+/*
+ * membarrier() worked when we attached and fails us now (a filter installed
+ * since): from now on our pops fence themselves, and our entry says so.  The
+ * flag goes first, so that no walker counts on fences our threads do not yet
+ * make.  A pop that read the flag just before is a few instructions that
+ * never wait; the walk that counts on it is a later recovery's (the caller
+ * begins none now), the same reliance on time the closer's wait for calls
+ * makes (call.c).
+ */
+void shmslab__procs_fence_pops(struct shmslab *s)
+{
+	/* relaxed: ordered before the entry's word by the fence */
+	sa_store_relaxed_u32(&s->pops_fence, 1);
+	/* seq_cst: the flag before the word that lets walkers go without us */
+	sa_fence_seq_cst();
+	/* relaxed: a walker that still reads UNFENCED only waits for a later walk */
+	sa_store_relaxed_u32(&s->me->pops, POPS_FENCED);
 }
 
 /*

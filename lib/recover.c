@@ -319,8 +319,14 @@ static bool unfenced_pops(struct shmslab *s)
  */
 static int walk_handshake(struct shmslab *s)
 {
-	if (!s->pops_fence && shmslab__os_barrier_global() == 0)
-		return 0;
+	/* relaxed: our own flag, only ever set (procs.c) */
+	if (!sa_load_relaxed_u32(&s->pops_fence)) {
+		if (shmslab__os_barrier_global() == 0)
+			return 0;
+		/* our threads may have popped unfenced until now: a later walk */
+		shmslab__procs_fence_pops(s);
+		return -ENOSYS;
+	}
 	return unfenced_pops(s) ? -ENOSYS : 0;
 }
 
@@ -381,7 +387,8 @@ static int recover_limbo(struct shmslab *s, struct recovery *r)
 
 	/* a walk we cannot make safe is not begun: beginning it would make
 	 * every thread give its local list up to a walk that never comes */
-	if (s->pops_fence && unfenced_pops(s)) {
+	/* relaxed: our own flag, only ever set (procs.c) */
+	if (sa_load_relaxed_u32(&s->pops_fence) && unfenced_pops(s)) {
 		/* what a recoverer that died left blocked goes back all the same */
 		unblock_all(s, false);
 		return -ENOSYS;

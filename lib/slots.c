@@ -144,7 +144,9 @@ static int local_pop(struct shmslab *s, struct lane *lane, uint32_t *idx, uint32
 	m = slot_meta(s, x);
 	/* relaxed: the fence below orders it before the look at limbo_walks */
 	sa_store_relaxed_u64(&lane->window, ((uint64_t)LANE_POP << 32) | x);
-	if (s->pops_fence)
+	/* relaxed: our process's own flag; a pop that misses its change is
+	 * over before a walk counts on it (procs.c, shmslab__procs_fence_pops) */
+	if (sa_load_relaxed_u32(&s->pops_fence))
 		sa_fence_seq_cst(); /* seq_cst: no walker's membarrier() does it for us */
 	else
 		sa_fence_compiler(); /* compiler: a walker's membarrier() is the fence */

@@ -11,8 +11,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include "common.h"
 #include "internal.h"
@@ -231,7 +236,7 @@ END_TEST
 
 START_TEST(test_remote_no_take_during_a_walk)
 {
-	shmslab_ref refs[BATCH], held, other;
+	shmslab_ref refs[BATCH], held, spare;
 	uint32_t walks = atomic_load(&slab->control->limbo_walks);
 
 	freed_elsewhere(refs);
@@ -248,11 +253,11 @@ START_TEST(test_remote_no_take_during_a_walk)
 	assert_invariant();
 	ck_assert_int_eq(shmslab_free(slab, held), 0);
 	ck_assert_int_eq(shmslab_alloc(slab, &held), 0); /* the one kept back */
-	ck_assert_int_eq(shmslab_alloc(slab, &other), 0);
-	ck_assert(among(refs, BATCH, other));
+	ck_assert_int_eq(shmslab_alloc(slab, &spare), 0);
+	ck_assert(among(refs, BATCH, spare));
 	ck_assert_uint_eq(remote_length(), 0);
 	ck_assert_int_eq(shmslab_free(slab, held), 0);
-	ck_assert_int_eq(shmslab_free(slab, other), 0);
+	ck_assert_int_eq(shmslab_free(slab, spare), 0);
 	assert_invariant();
 }
 END_TEST
@@ -264,7 +269,7 @@ START_TEST(test_remote_walk_waits_for_a_handshake)
 	ck_assert_uint_eq(atomic_load(&slab->me->pops), POPS_UNFENCED);
 	/* as a walker that cannot issue membarrier(): our own entry pops
 	 * unfenced, so the walk that walk_wanted asks for is not begun */
-	slab->pops_fence = true;
+	atomic_store(&slab->pops_fence, 1);
 	atomic_store(&slab->control->walk_wanted, 1);
 	ck_assert_int_eq(shmslab_recover(slab), 0);
 	ck_assert_uint_eq(atomic_load(&slab->control->walk_wanted), 1);
@@ -276,6 +281,56 @@ START_TEST(test_remote_walk_waits_for_a_handshake)
 	ck_assert_uint_eq(atomic_load(&slab->control->walk_wanted), 0);
 	ck_assert_uint_eq(atomic_load(&slab->control->limbo_walks), walks + 2);
 	assert_invariant();
+}
+END_TEST
+
+/* From now on membarrier() fails in this process (each test is a child of its own). */
+static void refuse_membarrier(void)
+{
+	/* the architecture goes unchecked: the test's own ABI makes the call */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+	ck_assert_int_eq(syscall(__NR_membarrier, 0, 0), -1);
+}
+
+START_TEST(test_remote_walker_without_membarrier_fences_its_pops)
+{
+	uint32_t walks = atomic_load(&slab->control->limbo_walks);
+	shmslab_ref refs[BATCH], held;
+
+	freed_elsewhere(refs);
+	ck_assert_int_eq(shmslab_alloc(slab, &held), 0);
+	/* a list given up: only a walk brings its slots back */
+	atomic_store(&my_lane(slab)->local, 0);
+	atomic_store(&slab->control->walk_wanted, 1);
+	refuse_membarrier();
+	/* the walk that fails its membarrier() makes slab's pops fence and
+	 * leaves the slots to a later walk, begun once no live entry pops
+	 * unfenced: here, once the other handle has failed its own */
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(atomic_load(&slab->pops_fence), 1);
+	ck_assert_uint_eq(atomic_load(&slab->me->pops), POPS_FENCED);
+	ck_assert_uint_eq(atomic_load(&other->me->pops), POPS_UNFENCED);
+	ck_assert_uint_eq(atomic_load(&slab->control->walk_wanted), 1);
+	ck_assert_uint_eq(atomic_load(&slab->control->limbo_walks), walks + 2);
+	ck_assert_int_eq(shmslab_recover(slab), 0);
+	ck_assert_uint_eq(atomic_load(&slab->control->limbo_walks), walks + 2);
+	ck_assert_int_eq(shmslab_recover(other), 0);
+	ck_assert_uint_eq(atomic_load(&other->me->pops), POPS_FENCED);
+	ck_assert_uint_eq(atomic_load(&slab->control->limbo_walks), walks + 4);
+	ck_assert_int_eq(shmslab_recover(slab), BATCH - 1);
+	ck_assert_uint_eq(atomic_load(&slab->control->walk_wanted), 0);
+	ck_assert_uint_eq(atomic_load(&slab->control->limbo_walks), walks + 6);
+	assert_invariant();
+	assert_rest_is_whole(&held, 1);
 }
 END_TEST
 
@@ -410,6 +465,7 @@ int main(void)
 	tcase_add_test(tc, test_remote_walk_takes_local_list_back);
 	tcase_add_test(tc, test_remote_no_take_during_a_walk);
 	tcase_add_test(tc, test_remote_walk_waits_for_a_handshake);
+	tcase_add_test(tc, test_remote_walker_without_membarrier_fences_its_pops);
 	tcase_add_test(tc, test_remote_given_up_list_is_walked_next);
 	tcase_add_test(tc, test_remote_walk_leaves_a_live_freer_alone);
 	tcase_add_test(tc, test_remote_relisted_head_is_given_up);
